@@ -1,0 +1,5 @@
+"""Placeholder, replaced below."""
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []

@@ -1,0 +1,1 @@
+"""JSON shapes on the wire, as TypedDicts: Gemini's (gemini.py) and OpenAI's (openai.py)."""
