@@ -376,3 +376,27 @@ def test_vertex_route_requires_a_bearer_token(http: httpx.Client) -> None:
     response = http.post(path, json={"contents": [_user("x")]})
     assert response.status_code == 401
     assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_uploaded_file_can_be_used_in_a_prompt(client: genai.Client, tmp_path: Any) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("some notes")
+    uploaded = client.files.upload(file=path)
+    assert uploaded.uri and uploaded.mime_type
+    part = types.Part.from_uri(file_uri=uploaded.uri, mime_type=uploaded.mime_type)
+    response = client.models.generate_content(model=FLASH, contents=[part, "summarise"])
+    assert response.text == "Echo: summarise"
+
+
+def test_unknown_file_uri_is_refused_like_google(http: httpx.Client) -> None:
+    part = {
+        "fileData": {
+            "mimeType": "text/plain",
+            "fileUri": "https://generativelanguage.googleapis.com/v1beta/files/nope",
+        }
+    }
+    response = _post(
+        http, FLASH, "generateContent", {"contents": [{"role": "user", "parts": [part]}]}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["status"] == "PERMISSION_DENIED"

@@ -18,6 +18,7 @@ from gemgate.emulator.auth import require_api_key, require_bearer
 from gemgate.emulator.bodies import camel_case, read_json
 from gemgate.emulator.caches import find_cache
 from gemgate.emulator.faults import HEADER, Fault, find_fault
+from gemgate.emulator.files import find_file, missing_file_error
 from gemgate.emulator.google_errors import (
     GoogleApiError,
     error_for_http_status,
@@ -25,6 +26,7 @@ from gemgate.emulator.google_errors import (
     not_found,
     rate_limited,
 )
+from gemgate.emulator.listing import page_of
 from gemgate.emulator.models import ModelInfo, find_model, list_models
 from gemgate.emulator.rendering import Envelope, render_chunks, render_response
 from gemgate.emulator.request_rules import check_contents, check_generate
@@ -105,6 +107,8 @@ async def _generate(
     generate_request = camel_case(body)
     check_generate(generate_request, model, is_vertex=is_vertex)
     cached = _cache_for(state, generate_request, model)
+    if not is_vertex:
+        _check_files_exist(state, generate_request)
     _check_context_window(generate_request, model, cached)
     check_history(generate_request, model, state.settings.signature_secret)
     fault = find_fault(request.headers.get(HEADER), generate_request)
@@ -218,6 +222,15 @@ def _cache_for(
     return cached
 
 
+def _check_files_exist(state: EmulatorState, request: dict[str, Any]) -> None:
+    """Files API URIs in the prompt must name an uploaded, unexpired file, as on Google."""
+    for content in request.get("contents") or []:
+        for part in content.get("parts") or []:
+            uri = str((part.get("fileData") or {}).get("fileUri", ""))
+            if "/files/" in uri and find_file(state, uri) is None:
+                raise missing_file_error(uri)
+
+
 def _check_context_window(
     request: dict[str, Any], model: ModelInfo, cached: dict[str, Any] | None
 ) -> None:
@@ -255,22 +268,11 @@ async def _list_developer_models(request: Request) -> Response:
     state = state_of(request)
     require_api_key(request, state)
     models = [model.resource() for model in list_models(state.settings.extra_models)]
-    page, token = _page(request, models)
+    page, token = page_of(models, request.query_params, default_size=50, max_size=1000)
     listing: dict[str, Any] = {"models": page}
     if token:
         listing["nextPageToken"] = token
     return _json(listing)
-
-
-def _page(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-    try:
-        size = int(request.query_params.get("pageSize") or 50)
-        start = int(request.query_params.get("pageToken") or 0)
-    except ValueError as error:
-        raise invalid_argument("Invalid page_size or page_token.") from error
-    size = max(1, min(size, 1000))
-    end = start + size
-    return items[start:end], str(end) if end < len(items) else ""
 
 
 def _vertex_model_resource(model: ModelInfo) -> dict[str, Any]:

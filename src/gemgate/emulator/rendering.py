@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from gemgate.emulator.answers import CandidateReply, Reply
+from gemgate.emulator.listing import rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +105,7 @@ def _wrap(
     response["usageMetadata"] = usage
     response["modelVersion"] = envelope.model_version
     if envelope.is_vertex:
-        response["createTime"] = timestamp(envelope.now)
+        response["createTime"] = rfc3339(envelope.now)
         response["usageMetadata"] = {**usage, "trafficType": "ON_DEMAND"}
     response["responseId"] = envelope.response_id
     return response
-
-
-def timestamp(epoch: float) -> str:
-    """RFC 3339 UTC with microseconds, as Google writes timestamps."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -83,7 +83,7 @@ def check_message(
                     f'Invalid JSON payload received. Unknown name "{key}"{where}: '
                     "Cannot find field."
                 )
-            extra(item, _join(path, key))
+            extra(item, _join(path, _snake(key)))
             continue
         oneof = field.containing_oneof
         if oneof is not None and not oneof.name.startswith("_") and item is not None:

@@ -1,0 +1,45 @@
+"""Every module imports alone, and the layer contracts in pyproject.toml hold."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gemgate
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(info.name for info in pkgutil.walk_packages(gemgate.__path__, prefix="gemgate."))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_alone(module: str) -> None:
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_layer_contracts_hold() -> None:
+    executable = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(executable)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_imports_inside_functions() -> None:
+    offenders = []
+    for path in (ROOT / "src" / "gemgate").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            stripped = line.lstrip()
+            indented = len(line) - len(stripped) > 0
+            if indented and stripped.startswith(("import ", "from ")) and not _is_optional_import(path, number):  # fmt: skip
+                offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert offenders == []
+
+
+def _is_optional_import(path: Path, number: int) -> bool:
+    """Imports inside `try:` blocks at module level are optional dependencies."""
+    lines = path.read_text().splitlines()
+    previous = lines[number - 2].strip() if number >= 2 else ""
+    return previous.startswith("try:") or previous.startswith("from ") or previous.startswith("import ")  # fmt: skip
