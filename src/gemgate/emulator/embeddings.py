@@ -30,6 +30,9 @@ def embed_content(
     if strict and not is_vertex:
         schema.check_request("EmbedContentRequest", body)
     request = camel_case(body)
+    if is_vertex:
+        # SDK 3.x nests Vertex options under embedContentConfig; older clients put them on top.
+        request = {**request, **(request.get("embedContentConfig") or {})}
     values, tokens = _embed_one(request, model, "EmbedContentRequest")
     response: dict[str, Any] = {"embedding": {"values": values}}
     if is_vertex:
