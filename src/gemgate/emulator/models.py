@@ -37,7 +37,7 @@ CATALOGUE = (
     "text-multilingual-embedding-002",
 )
 _KNOWN_FAMILIES = re.compile(r"^(gemini-|text-embedding-|text-multilingual-embedding-)")
-_VERSION = re.compile(r"^gemini-(\d+)(?:\.(\d+))?")
+_VERSION = re.compile(r"^gemini-(?:live-)?(\d+)(?:\.(\d+))?")
 _ALIAS_VERSION = {
     "gemini-flash-latest": (3, 5),
     "gemini-flash-lite-latest": (3, 5),

@@ -220,7 +220,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _enum_check(*names: str) -> ExtraCheck:
+def enum_check(*names: str) -> ExtraCheck:
     def check(value: Any, path: str) -> None:
         if value is not None and value not in names:
             raise invalid_argument(f"Invalid value at '{path}' (TYPE_ENUM), {_show(value)}")
@@ -228,7 +228,7 @@ def _enum_check(*names: str) -> ExtraCheck:
     return check
 
 
-def _type_check(kind: type | tuple[type, ...], type_name: str) -> ExtraCheck:
+def type_check(kind: type | tuple[type, ...], type_name: str) -> ExtraCheck:
     def check(value: Any, path: str) -> None:
         if value is not None and (
             not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool)
@@ -238,16 +238,36 @@ def _type_check(kind: type | tuple[type, ...], type_name: str) -> ExtraCheck:
     return check
 
 
-def _string_map(value: Any, path: str) -> None:
+def string_map(value: Any, path: str) -> None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise invalid_argument(f"Invalid value at '{path}' (map<string, string>), {_show(value)}")
+
+
+def string_list(value: Any, path: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise invalid_argument(f"Invalid value at '{path}' (TYPE_STRING), {_show(value)}")
+
+
+def repeated_messages(name: str, extras: Mapping[str, ExtraCheck]) -> ExtraCheck:
+    """A check for a repeated field of message ``name``; ``extras`` is read at check time."""
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            raise invalid_argument(
+                f"Invalid value at '{path}' (type.googleapis.com/google.ai.generativelanguage."
+                f"v1beta.{name}), {_show(value)}"
+            )
+        for index, item in enumerate(value):
+            check_message(descriptor(name), item, path=f"{path}[{index}]", extras=extras)
+
+    return check
 
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def _both_spellings(table: Mapping[str, ExtraCheck]) -> dict[str, ExtraCheck]:
+def both_spellings(table: Mapping[str, ExtraCheck]) -> dict[str, ExtraCheck]:
     spelled: dict[str, ExtraCheck] = {}
     for key, check in table.items():
         message, field = key.split(".")
@@ -256,31 +276,31 @@ def _both_spellings(table: Mapping[str, ExtraCheck]) -> dict[str, ExtraCheck]:
     return spelled
 
 
-_OBJECT = _type_check(dict, "TYPE_MESSAGE")
-_BOOL = _type_check(bool, "TYPE_BOOL")
+OBJECT = type_check(dict, "TYPE_MESSAGE")
+BOOL = type_check(bool, "TYPE_BOOL")
 
 # Served by Google (SDK 3.x types, API reference) but absent from the 0.12.1 descriptors.
-DEVELOPER_EXTENSIONS = _both_spellings(
+DEVELOPER_EXTENSIONS = both_spellings(
     {
-        "ThinkingConfig.thinkingLevel": _enum_check(
+        "ThinkingConfig.thinkingLevel": enum_check(
             "THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"
         ),
-        "GenerateContentRequest.labels": _string_map,
-        "GenerateContentRequest.serviceTier": _enum_check("standard", "flex", "priority"),
-        "GenerateContentRequest.store": _BOOL,
-        "Part.mediaResolution": _OBJECT,
+        "GenerateContentRequest.labels": string_map,
+        "GenerateContentRequest.serviceTier": enum_check("standard", "flex", "priority"),
+        "GenerateContentRequest.store": BOOL,
+        "Part.mediaResolution": OBJECT,
     }
 )
-VERTEX_EXTENSIONS = DEVELOPER_EXTENSIONS | _both_spellings(
+VERTEX_EXTENSIONS = DEVELOPER_EXTENSIONS | both_spellings(
     {
-        "SafetySetting.method": _enum_check(
+        "SafetySetting.method": enum_check(
             "HARM_BLOCK_METHOD_UNSPECIFIED", "SEVERITY", "PROBABILITY"
         ),
-        "GenerationConfig.routingConfig": _OBJECT,
-        "GenerationConfig.modelSelectionConfig": _OBJECT,
-        "GenerationConfig.audioTimestamp": _BOOL,
-        "Tool.retrieval": _OBJECT,
-        "Tool.enterpriseWebSearch": _OBJECT,
+        "GenerationConfig.routingConfig": OBJECT,
+        "GenerationConfig.modelSelectionConfig": OBJECT,
+        "GenerationConfig.audioTimestamp": BOOL,
+        "Tool.retrieval": OBJECT,
+        "Tool.enterpriseWebSearch": OBJECT,
     }
 )
 
