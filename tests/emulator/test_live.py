@@ -126,7 +126,10 @@ async def test_text_turn_streams_the_answer_then_completes_with_usage(emulator_u
     usage = messages[-1]["usageMetadata"]
     assert usage["responseTokenCount"] > 0 and "candidatesTokenCount" not in usage
     thoughts = usage.get("thoughtsTokenCount", 0)
-    assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["responseTokenCount"] + thoughts
+    assert (
+        usage["totalTokenCount"]
+        == usage["promptTokenCount"] + usage["responseTokenCount"] + thoughts
+    )
 
 
 async def test_key_in_query_string_opens_a_session(emulator_url: str) -> None:

@@ -26,7 +26,9 @@ def vertex() -> Iterator[genai.Client]:
         project_id=PROJECT,
     )
     settings = EmulatorSettings(service_accounts=(account,), min_cache_tokens=16)
-    credentials = service_account.Credentials.from_service_account_info(key_file, scopes=SCOPES)
+    credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        key_file, scopes=SCOPES
+    )
     with serve(create_emulator_app(settings), port=port) as url:
         yield genai.Client(
             vertexai=True, project=PROJECT, location="us-central1",

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -42,6 +42,7 @@ def create_emulator_app(
         exception_handlers={
             GoogleApiError: _google_error,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected_error,
         },
     )
@@ -61,6 +62,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(
         GoogleApiError("NOT_FOUND", f"The requested URL {request.url.path} was not found.")
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The caller left mid-body; nobody reads this answer, and it is no server fault.
+    logger.debug("client left during %s %s", request.method, request.url.path)
+    return error_response(GoogleApiError("CANCELLED", "The operation was cancelled."))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

@@ -21,7 +21,12 @@ from starlette.routing import BaseRoute, Route
 from gemgate.emulator.auth import require_api_key, require_bearer
 from gemgate.emulator.bodies import camel_case, read_json, record
 from gemgate.emulator.files import find_file, missing_file_error
-from gemgate.emulator.google_errors import GoogleApiError, invalid_argument, not_found
+from gemgate.emulator.google_errors import (
+    GoogleApiError,
+    invalid_argument,
+    model_not_found,
+    not_found,
+)
 from gemgate.emulator.listing import page_of, rfc3339
 from gemgate.emulator.models import find_model
 from gemgate.emulator.schema import (
@@ -198,21 +203,9 @@ def _check_model(state: EmulatorState, scope: _Scope, model: Any) -> None:
         raise invalid_argument(f"Invalid model name {model!r}: expected {expected}.", field="model")
     info = find_model(model, extra=state.settings.extra_models)
     if info is None or "createCachedContent" not in info.methods():
-        raise not_found(_unknown_model_message(scope, model))
-
-
-def _unknown_model_message(scope: _Scope, model: str) -> str:
-    if scope.is_vertex:
-        return (
-            f"Publisher Model `{model}` was not found or your project does not have access to "
-            "it. Please ensure you are using a valid model version. For more information, see: "
-            "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions"
+        raise model_not_found(
+            model, is_vertex=scope.is_vertex, version=scope.version, method="createCachedContent"
         )
-    return (
-        f"{model} is not found for API version {scope.version}, or is not supported for "
-        "createCachedContent. Call ListModels to see the list of available models and their "
-        "supported methods."
-    )
 
 
 def _total_tokens(state: EmulatorState, scope: _Scope, body: dict[str, Any]) -> int:

@@ -23,6 +23,7 @@ from gemgate.emulator.google_errors import (
     GoogleApiError,
     error_for_http_status,
     invalid_argument,
+    model_not_found,
     not_found,
     rate_limited,
 )
@@ -250,17 +251,8 @@ def _model_or_404(
     supported = model is not None and (method == "get" or method in model.methods())
     if model is not None and supported:
         return model
-    if is_vertex:
-        raise not_found(
-            f"Publisher Model `publishers/google/models/{model_id}` was not found or your project "
-            "does not have access to it. Please ensure you are using a valid model version. For "
-            "more information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions"
-        )
-    raise not_found(
-        f"models/{model_id} is not found for API version {version}, or is not supported for "
-        f"{method}. Call ListModels to see the list of available models and their supported "
-        "methods."
-    )
+    name = f"publishers/google/models/{model_id}" if is_vertex else f"models/{model_id}"
+    raise model_not_found(name, is_vertex=is_vertex, version=version, method=method)
 
 
 async def _list_developer_models(request: Request) -> Response:

@@ -86,6 +86,20 @@ def not_found(message: str) -> GoogleApiError:
     return GoogleApiError("NOT_FOUND", message)
 
 
+def model_not_found(name: str, *, is_vertex: bool, version: str, method: str) -> GoogleApiError:
+    """Google's 404 for a model that does not exist or does not serve ``method``."""
+    if is_vertex:
+        return not_found(
+            f"Publisher Model `{name}` was not found or your project does not have access to it. "
+            "Please ensure you are using a valid model version. For more information, see: "
+            "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions"
+        )
+    return not_found(
+        f"{name} is not found for API version {version}, or is not supported for {method}. "
+        "Call ListModels to see the list of available models and their supported methods."
+    )
+
+
 def rate_limited(retry_seconds: float, model: str) -> GoogleApiError:
     """A 429 with QuotaFailure, Help and RetryInfo details, as the Gemini API sends."""
     details: list[dict[str, Any]] = [

@@ -18,7 +18,7 @@ from gemgate.emulator.google_errors import (
     GoogleApiError,
     error_for_http_status,
     invalid_argument,
-    not_found,
+    model_not_found,
     rate_limited,
 )
 from gemgate.emulator.models import ModelInfo, find_model
@@ -82,22 +82,10 @@ def resolve_model(name: Any, backend: Backend, settings: EmulatorSettings) -> Mo
         raise invalid_argument(f"Invalid model name '{name}': expected {expected}.")
     model = find_model(match.group(1), extra=settings.extra_models)
     if model is None or model.kind != "live":
-        raise not_found(_model_not_found(name, backend))
-    return model
-
-
-def _model_not_found(name: str, backend: Backend) -> str:
-    if backend.is_vertex:
-        return (
-            f"Publisher Model `{name}` was not found or your project does not have access to it. "
-            "Please ensure you are using a valid model version. For more information, see: "
-            "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions"
+        raise model_not_found(
+            name, is_vertex=backend.is_vertex, version=backend.version, method="bidiGenerateContent"
         )
-    return (
-        f"{name} is not found for API version {backend.version}, or is not supported for "
-        "bidiGenerateContent. Call ListModels to see the list of available models and their "
-        "supported methods."
-    )
+    return model
 
 
 class SpeechBuffer:

@@ -1,0 +1,346 @@
+"""The `gemgate` command: the gateway (`gemgate`) and the offline emulator (`gemgate emulate`).
+
+This is the only module that configures logging and the only one that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import uvicorn
+
+from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_app, service_accounts
+from gemgate.emulator import schema as emulator_schema
+from gemgate.proxy import ConfigError, ProxyConfig, create_app, load_config
+
+logger = logging.getLogger("gemgate.cli")
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+EMULATOR_PORT = 8090
+EMULATOR_PROJECT = "emulator-project"
+EMULATOR_CLIENT_EMAIL = f"gemgate-emulator@{EMULATOR_PROJECT}.iam.gserviceaccount.com"
+# Seconds in-flight requests get to finish after a stop signal.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+_SECRETS_IN_LOGS = re.compile(r"(?i)(\bkey=|\bbearer\s+)[^\s&\"']+|AIza[0-9A-Za-z_\-]{35}")
+
+
+class StartupError(Exception):
+    """Why gemgate cannot start, in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line instead of argparse's usage block, so scripts see a single clear error.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Binding:
+    """A server and the socket it serves, bound before the server starts."""
+
+    server: uvicorn.Server
+    socket: socket.socket
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `_serve_together`, which stops all servers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `gemgate` command; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if arguments[:1] == ["emulate"]:
+            return _emulate(_emulate_parser().parse_args(arguments[1:]))
+        return _gateway(_gateway_parser().parse_args(arguments))
+    except (StartupError, ConfigError) as error:
+        print(f"gemgate: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the servers took over the signal
+        return 130
+
+
+def _gateway_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gemgate",
+        description="Serve the gemgate gateway in front of Google's Gemini API.",
+        epilog="Run `gemgate emulate --help` for the offline Gemini emulator.",
+    )
+    parser.add_argument("--config", type=Path, help="config.yaml (general_settings, ...)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=_port, default=4000, help="port to listen on")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    return parser
+
+
+def _emulate_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gemgate emulate",
+        description="Serve an offline emulator of the Gemini Developer API and Vertex AI.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=_port, default=EMULATOR_PORT, help="port to listen on")
+    parser.add_argument(
+        "--api-key", action="append", default=[], help="accepted API key (repeatable)"
+    )
+    parser.add_argument(
+        "--service-account", action="append", default=[], metavar="KEYFILE.json",
+        help="trust this service-account key file for OAuth tokens (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--new-service-account", metavar="OUT.json", type=Path,
+        help="write a new service-account key file pointing at this emulator and trust it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-strict", action="store_true", help="skip the protobuf schema check of requests"
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
+    return int(text)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_level)
+    config = load_config(args.config, os.environ)
+    gateway_socket = _bind(args.host, args.port)
+    bindings: list[_Binding] = []
+    if config.general_settings.gemini_api_key is None:
+        emulator_binding, config = _embedded_emulator(config, args.log_level)
+        bindings.append(emulator_binding)
+    else:
+        logger.info(
+            "Upstream: Gemini Developer API at %s with the configured API key.",
+            config.general_settings.gemini_api_base,
+        )
+    # Last in the list: it starts after and stops before the emulator it talks to.
+    bindings.append(_Binding(_server(create_app(config), args.log_level), gateway_socket))
+    logger.info("gemgate gateway listening on %s", _url_of(gateway_socket))
+    return _serve(bindings)
+
+
+def _embedded_emulator(config: ProxyConfig, log_level: str) -> tuple[_Binding, ProxyConfig]:
+    """The built-in emulator on 127.0.0.1, and the config pointed at it with a fresh key."""
+    try:
+        emulator_socket = _bind("127.0.0.1", EMULATOR_PORT)
+    except StartupError:
+        emulator_socket = _bind("127.0.0.1", 0)
+    url = _url_of(emulator_socket)
+    api_key = secrets.token_urlsafe(24)
+    settings = EmulatorSettings(
+        api_keys=frozenset({api_key}), strict_schema=emulator_schema.is_available()
+    )
+    server = _server(create_emulator_app(settings), log_level)
+    logger.info(
+        "No GEMINI_API_KEY set: answering from the built-in Gemini emulator at %s "
+        "(simulated replies).",
+        url,
+    )
+    return _Binding(server, emulator_socket), config.with_upstream(url, api_key)
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_level)
+    listening = _bind(args.host, args.port)
+    url = _url_of(listening)
+    accounts = [_trusted_service_account(Path(path)) for path in args.service_account]
+    if args.new_service_account is not None:
+        accounts.append(_new_service_account(args.new_service_account, url))
+    if not args.api_key:
+        logger.info("No --api-key given: the emulator accepts any non-empty API key.")
+    settings = EmulatorSettings(
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        service_accounts=tuple(accounts),
+        strict_schema=_strict_schema(is_requested=not args.no_strict),
+    )
+    logger.info("Gemini emulator listening on %s", url)
+    return _serve([_Binding(_server(create_emulator_app(settings), args.log_level), listening)])
+
+
+def _strict_schema(*, is_requested: bool) -> bool:
+    if is_requested and not emulator_schema.is_available():
+        logger.warning(
+            "Strict request checking is off: install gemgate[schema] "
+            "(google-ai-generativelanguage) to check bodies against Google's schema."
+        )
+    return is_requested and emulator_schema.is_available()
+
+
+def _trusted_service_account(path: Path) -> ServiceAccount:
+    try:
+        info: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise StartupError(f"cannot read service account key file {path}: {reason}") from error
+    except ValueError as error:  # bad JSON or not UTF-8
+        raise StartupError(f"{path} is not JSON: {error}") from error
+    if not isinstance(info, dict):
+        raise StartupError(f"{path} is not a service account key file")
+    try:
+        return service_accounts.service_account_from_key_file(info)
+    except ValueError as error:
+        raise StartupError(f"{path}: {error}") from error
+
+
+def _new_service_account(path: Path, emulator_url: str) -> ServiceAccount:
+    key_file, account = service_accounts.new_service_account(
+        client_email=EMULATOR_CLIENT_EMAIL,
+        token_uri=f"{emulator_url}/token",
+        project_id=EMULATOR_PROJECT,
+    )
+    try:
+        _write_private(path, json.dumps(key_file, indent=2) + "\n")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise StartupError(f"cannot write {path}: {reason}") from error
+    logger.info("Wrote service account key file %s for %s", path, account.client_email)
+    return account
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only: the file holds a private key."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its old mode otherwise
+        file.write(text)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A bound TCP socket, so that a busy port fails here in one line, before any server starts."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, protocol)
+    except OSError as error:
+        raise StartupError(f"cannot listen on {host}:{port}: {_reason(error)}") from error
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as error:
+        listening.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {_reason(error)}") from error
+    return listening
+
+
+def _reason(error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return "address already in use"
+    return (error.strerror or str(error)).lower()
+
+
+def _url_of(bound: socket.socket) -> str:
+    host, port = bound.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _server(app: Any, log_level: str) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        # Logging is configured once, by _configure_logging; uvicorn's loggers are process-wide,
+        # so the embedded emulator's access lines show too.
+        log_config=None,
+        log_level=log_level,
+        ws="websockets-sansio",
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    return _Server(config)
+
+
+def _serve(bindings: Sequence[_Binding]) -> int:
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve_together(bindings))
+    return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop  # optional: uvicorn[standard] brings it on POSIX
+    except ImportError:  # pragma: no cover - exercised only without uvloop
+        return None
+    return uvloop.new_event_loop
+
+
+async def _serve_together(bindings: Sequence[_Binding]) -> None:
+    """Serve until SIGINT/SIGTERM or until one server stops; stop in reverse order of start."""
+    stopping = _event_set_on_signals(bindings)
+    serving = [await _start(binding, stopping) for binding in bindings]
+    stop_requested = asyncio.create_task(stopping.wait())
+    await asyncio.wait([*serving, stop_requested], return_when=asyncio.FIRST_COMPLETED)
+    # The gateway stops first, so its in-flight requests can still reach the emulator.
+    for binding, task in reversed(list(zip(bindings, serving, strict=True))):
+        binding.server.should_exit = True
+        await task
+    stop_requested.cancel()
+    logger.info("gemgate stopped")
+
+
+async def _start(binding: _Binding, stopping: asyncio.Event) -> asyncio.Task[None]:
+    """Start serving ``binding`` and return once it listens (or gave up, or a stop came)."""
+    task = asyncio.create_task(binding.server.serve(sockets=[binding.socket]))
+    while not (binding.server.started or task.done() or stopping.is_set()):
+        await asyncio.sleep(0.01)
+    return task
+
+
+def _event_set_on_signals(bindings: Sequence[_Binding]) -> asyncio.Event:
+    stopping = asyncio.Event()
+
+    def on_signal() -> None:
+        if stopping.is_set():  # a second signal: do not wait for in-flight requests
+            for binding in bindings:
+                binding.server.force_exit = True
+        stopping.set()
+
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, on_signal)
+    return stopping
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # httpx logs every request at INFO; the gateway's own lines say what matters.
+    quiet = max(logging.WARNING, logging.getLevelName(level.upper()))
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(quiet)
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Masks API keys and bearer tokens, e.g. `?key=` in access-log lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _SECRETS_IN_LOGS.sub(_mask, super().format(record))
+
+
+def _mask(match: re.Match[str]) -> str:
+    return (match.group(1) or "") + "[redacted]"
