@@ -1,0 +1,81 @@
+"""OpenAI-shaped result objects: plain dicts with attribute access and `model_dump()`, plus cost."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Self
+
+import orjson
+
+
+class OpenAIObject(dict[str, Any]):
+    """A JSON object readable both as `obj["choices"][0]` and as `obj.choices[0]`.
+
+    Nested objects are converted once, at construction, so reads return the same objects and
+    changes made through either spelling stay. Missing fields read as None through attributes
+    (OpenAI's SDK objects expose every field, null when absent) and raise KeyError through
+    indexing, as dicts do.
+    """
+
+    cost: Decimal | None = None
+
+    def __init__(self, data: dict[str, Any] | None = None, /) -> None:
+        super().__init__({key: _objects(value) for key, value in (data or {}).items()})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "cost":
+            object.__setattr__(self, name, value)
+        else:
+            self[name] = _objects(value)
+
+    def model_dump(self) -> dict[str, Any]:
+        """A plain-dict deep copy: what an HTTP response or `json.dumps` would carry."""
+        plain: dict[str, Any] = _plain(self)
+        return plain
+
+    def model_dump_json(self) -> str:
+        return orjson.dumps(self).decode()
+
+    @classmethod
+    def of(cls, data: dict[str, Any], *, cost: Decimal | None = None) -> Self:
+        """Build the object from a translated dict, with the request's cost when known."""
+        built = cls(data)
+        built.cost = cost
+        return built
+
+
+class ModelResponse(OpenAIObject):
+    """A `chat.completion`; `cost` is the request's price in USD (None when the model is unpriced)."""
+
+
+class ModelResponseStream(OpenAIObject):
+    """One `chat.completion.chunk`."""
+
+
+class TextCompletionResponse(OpenAIObject):
+    """A `text_completion`, or one of its stream chunks."""
+
+
+class EmbeddingResponse(OpenAIObject):
+    """An embeddings `list` response."""
+
+
+def _objects(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, OpenAIObject):
+        return OpenAIObject(value)
+    if isinstance(value, list):
+        return [_objects(item) for item in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
