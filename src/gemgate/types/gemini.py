@@ -57,6 +57,10 @@ class UsageMetadata(TypedDict, total=False):
     promptTokensDetails: list[ModalityTokenCount]
     cacheTokensDetails: list[ModalityTokenCount]
     candidatesTokensDetails: list[ModalityTokenCount]
+    toolUsePromptTokensDetails: list[ModalityTokenCount]
+    # The Live API (Developer API) names the output counts "response…" instead of "candidates…".
+    responseTokenCount: int
+    responseTokensDetails: list[ModalityTokenCount]
 
 
 class Candidate(TypedDict, total=False):
@@ -66,10 +70,15 @@ class Candidate(TypedDict, total=False):
     safetyRatings: list[dict[str, Any]]
     groundingMetadata: dict[str, Any]
     citationMetadata: dict[str, Any]
+    urlContextMetadata: dict[str, Any]
+    finishMessage: str
+    logprobsResult: dict[str, Any]
+    avgLogprobs: float
 
 
 class PromptFeedback(TypedDict, total=False):
     blockReason: str
+    blockReasonMessage: str
     safetyRatings: list[dict[str, Any]]
 
 

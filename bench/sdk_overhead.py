@@ -1,0 +1,84 @@
+"""The SDK's own cost: `acompletion` against the emulator vs a bare HTTP post of the same body,
+and the time `import gemgate` takes. Both in one run, as ratios.
+
+Run: python -m bench.sdk_overhead     Targets: overhead per call <= 15 %, import < 0.3 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+import orjson
+
+import gemgate
+from bench.upstream import emulator_process
+from gemgate.client_pool import DEFAULT_POOL
+from gemgate.openai_api import chat_body, resolve_chat
+
+MODEL = "gemini/gemini-2.0-flash"
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]
+CALLS = 400
+ROUNDS = 5
+
+
+async def _sdk_round(url: str) -> float:
+    started = time.perf_counter()
+    for _ in range(CALLS):
+        await gemgate.acompletion(model=MODEL, messages=MESSAGES, api_key="bench-key", api_base=url)
+    return (time.perf_counter() - started) / CALLS
+
+
+async def _bare_round(client: httpx.AsyncClient, url: str, body: bytes) -> float:
+    path = f"{url}/v1beta/models/gemini-2.0-flash:generateContent"
+    headers = {"x-goog-api-key": "bench-key", "content-type": "application/json"}
+    started = time.perf_counter()
+    for _ in range(CALLS):
+        response = await client.post(path, content=body, headers=headers)
+        orjson.loads(response.content)
+    return (time.perf_counter() - started) / CALLS
+
+
+async def measure_calls(url: str) -> tuple[float, float]:
+    """Median seconds per call: (SDK, bare post); rounds interleaved so drift hits both."""
+    target = resolve_chat(MODEL, MESSAGES, {"api_key": "bench-key", "api_base": url})
+    body = orjson.dumps(chat_body(target, {}))
+    sdk, bare = [], []
+    async with httpx.AsyncClient() as client:
+        await _bare_round(client, url, body)  # warm both pools
+        await _sdk_round(url)
+        for _ in range(ROUNDS):
+            sdk.append(await _sdk_round(url))
+            bare.append(await _bare_round(client, url, body))
+    await DEFAULT_POOL.aclose_running_loop()
+    return statistics.median(sdk), statistics.median(bare)
+
+
+def measure_import(runs: int = 7) -> float:
+    """Median seconds `import gemgate` adds to a bare interpreter start."""
+
+    def timed(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - started
+
+    empty = statistics.median(timed("pass") for _ in range(runs))
+    loaded = statistics.median(timed("import gemgate") for _ in range(runs))
+    return loaded - empty
+
+
+def main() -> None:
+    with emulator_process() as url:
+        sdk, bare = asyncio.run(measure_calls(url))
+    seconds = measure_import()
+    print(f"acompletion per call: {sdk * 1e3:.3f} ms; bare post: {bare * 1e3:.3f} ms; "
+          f"overhead {sdk / bare - 1:+.1%} (target <= +15%)")  # fmt: skip
+    print(f"import gemgate: {seconds:.3f} s (target < 0.3 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,327 @@
+"""The OpenAI-format SDK: completion, text_completion, embedding and their async twins.
+
+Each call resolves the model to a provider, translates the OpenAI request to Gemini (pure code
+in translate/), sends it with the process's pooled client, and translates the answer back. The
+sync and async twins share everything but the few lines that wait.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, overload
+
+from gemgate import errors
+from gemgate.chat_streams import AsyncChatStream, ChatStream
+from gemgate.client import DEFAULT_TIMEOUT_SECONDS
+from gemgate.client_pool import DEFAULT_POOL
+from gemgate.media import fetch_media, fetch_media_sync, remote_media_urls
+from gemgate.openai_objects import (
+    EmbeddingResponse,
+    ModelResponse,
+    ModelResponseStream,
+    OpenAIObject,
+    TextCompletionResponse,
+)
+from gemgate.pricing import cost_of
+from gemgate.providers.base import Provider
+from gemgate.providers.resolve import resolve_model, split_transport_params
+from gemgate.translate.chat_request import build_generate_request
+from gemgate.translate.chat_response import translate_response
+from gemgate.translate.chat_stream import ChatStreamTranslator
+from gemgate.translate.embeddings import build_embed_request, embedding_response
+from gemgate.translate.response_validation import enforce_response_schema, requested_schema
+from gemgate.translate.text_completion import (
+    chat_request_from_completion,
+    completion_chunk_from_chat_chunk,
+    completion_response_from_chat,
+)
+from gemgate.translate.usage import read_usage
+from gemgate.types.gemini import Blob
+
+# Arguments about the call itself, never sent to Google.
+_CALL_OPTIONS = frozenset({"timeout", "num_retries", "drop_params", "stream_options", "metadata",
+                           "user", "tags", "encoding_format"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTarget:
+    """A chat call resolved and checked, before any network I/O."""
+
+    provider: Provider
+    model: str
+    request: dict[str, Any]
+    timeout: float
+    num_retries: int
+    drop_params: bool
+    include_usage: bool
+
+
+def resolve_chat(model: str, messages: Any, params: Mapping[str, Any]) -> ChatTarget:
+    """Resolve ``model`` and split ``params``; raises gemgate errors for bad input."""
+    if not isinstance(model, str) or not model:
+        raise errors.BadRequestError("model must be a non-empty string such as 'gemini/gemini-2.5-flash'")  # fmt: skip
+    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+        raise errors.BadRequestError("messages must be a non-empty list of message objects", model=model)  # fmt: skip
+    transport, rest = split_transport_params(params)
+    provider, model_id = resolve_model(model, transport, registry=DEFAULT_POOL.registry)
+    options = {key: rest.pop(key) for key in list(rest) if key in _CALL_OPTIONS}
+    stream_options = options.get("stream_options") or {}
+    return ChatTarget(
+        provider=provider,
+        model=model_id,
+        request={**rest, "messages": list(messages)},
+        timeout=float(options.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
+        num_retries=int(options.get("num_retries") or 0),
+        drop_params=bool(options.get("drop_params")),
+        include_usage=bool(
+            isinstance(stream_options, Mapping) and stream_options.get("include_usage")
+        ),  # fmt: skip
+    )
+
+
+def chat_body(target: ChatTarget, media: Mapping[str, Blob]) -> dict[str, Any]:
+    """The generateContent body for ``target``."""
+    body = build_generate_request(
+        target.request, model=target.model, media=media, drop_unsupported=target.drop_params
+    )
+    return dict(body)
+
+
+def chat_result(target: ChatTarget, response: dict[str, Any]) -> ModelResponse:
+    """The OpenAI chat.completion for Gemini's ``response``, with its cost."""
+    response_id = f"chatcmpl-{response.get('responseId') or uuid.uuid4().hex}"
+    chat = translate_response(response, model=target.model, response_id=response_id, created=int(time.time()))  # fmt: skip
+    schema = requested_schema(target.request.get("response_format"))
+    if schema is not None:
+        enforce_response_schema(chat, schema, model=target.model)
+    usage = read_usage(response.get("usageMetadata"))
+    return ModelResponse.of(chat, cost=cost_of(target.model, usage, at=datetime.now(UTC)))
+
+
+def stream_translator(target: ChatTarget) -> ChatStreamTranslator:
+    return ChatStreamTranslator(
+        model=target.model,
+        response_id=f"chatcmpl-{uuid.uuid4().hex}",
+        created=int(time.time()),
+        include_usage=target.include_usage,
+        provider=target.provider.name,
+    )
+
+
+@overload
+async def acompletion(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    stream: Literal[False] = False,
+    **params: Any,
+) -> ModelResponse: ...
+@overload
+async def acompletion(
+    model: str, messages: Sequence[Mapping[str, Any]], *, stream: Literal[True], **params: Any
+) -> AsyncChatStream: ...
+@overload
+async def acompletion(
+    model: str, messages: Sequence[Mapping[str, Any]], *, stream: bool, **params: Any
+) -> ModelResponse | AsyncChatStream: ...
+async def acompletion(
+    model: str, messages: Sequence[Mapping[str, Any]], *, stream: bool = False, **params: Any
+) -> ModelResponse | AsyncChatStream:
+    """An OpenAI-format chat completion on Gemini; with ``stream=True`` an async chunk stream."""
+    target = resolve_chat(model, messages, params)
+    client = DEFAULT_POOL.for_running_loop()
+    urls = remote_media_urls(target.request["messages"])
+    media = await fetch_media(urls, client=client.http) if urls else {}
+    body = chat_body(target, media)
+    if stream:
+        upstream = client.stream(target.provider, target.model, "streamGenerateContent", body,
+                                 timeout=target.timeout, num_retries=target.num_retries)  # fmt: skip
+        await upstream.open()
+        return AsyncChatStream(upstream, stream_translator(target), model=target.model, shape=ModelResponseStream)  # fmt: skip
+    response = await client.post_json(target.provider, target.model, "generateContent", body,
+                                      timeout=target.timeout, num_retries=target.num_retries)  # fmt: skip
+    return chat_result(target, response)
+
+
+@overload
+def completion(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    stream: Literal[False] = False,
+    **params: Any,
+) -> ModelResponse: ...
+@overload
+def completion(
+    model: str, messages: Sequence[Mapping[str, Any]], *, stream: Literal[True], **params: Any
+) -> ChatStream: ...
+@overload
+def completion(
+    model: str, messages: Sequence[Mapping[str, Any]], *, stream: bool, **params: Any
+) -> ModelResponse | ChatStream: ...
+def completion(
+    model: str, messages: Sequence[Mapping[str, Any]], *, stream: bool = False, **params: Any
+) -> ModelResponse | ChatStream:
+    """The synchronous twin of `acompletion`."""
+    target = resolve_chat(model, messages, params)
+    client = DEFAULT_POOL.sync()
+    urls = remote_media_urls(target.request["messages"])
+    media = fetch_media_sync(urls, client=client.http) if urls else {}
+    body = chat_body(target, media)
+    if stream:
+        upstream = client.stream(target.provider, target.model, "streamGenerateContent", body,
+                                 timeout=target.timeout, num_retries=target.num_retries)  # fmt: skip
+        upstream.open()
+        return ChatStream(upstream, stream_translator(target), model=target.model, shape=ModelResponseStream)  # fmt: skip
+    response = client.post_json(target.provider, target.model, "generateContent", body,
+                                timeout=target.timeout, num_retries=target.num_retries)  # fmt: skip
+    return chat_result(target, response)
+
+
+def _as_chat_params(prompt: Any, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    drop = bool(params.get("drop_params"))
+    chat = chat_request_from_completion({**params, "prompt": prompt}, drop_unsupported=drop)
+    messages = chat.pop("messages")
+    return messages, chat
+
+
+def _text_result(chat: ModelResponse) -> TextCompletionResponse:
+    return TextCompletionResponse.of(dict(completion_response_from_chat(chat.model_dump())), cost=chat.cost)  # fmt: skip
+
+
+def _text_chunk(chunk: dict[str, Any]) -> OpenAIObject | None:
+    shaped = completion_chunk_from_chat_chunk(chunk)
+    return None if shaped is None else TextCompletionResponse(dict(shaped))
+
+
+@overload
+async def atext_completion(
+    model: str, prompt: Any, *, stream: Literal[False] = False, **params: Any
+) -> TextCompletionResponse: ...
+@overload
+async def atext_completion(
+    model: str, prompt: Any, *, stream: Literal[True], **params: Any
+) -> AsyncChatStream: ...
+@overload
+async def atext_completion(
+    model: str, prompt: Any, *, stream: bool, **params: Any
+) -> TextCompletionResponse | AsyncChatStream: ...
+async def atext_completion(
+    model: str, prompt: Any, *, stream: bool = False, **params: Any
+) -> TextCompletionResponse | AsyncChatStream:
+    """An OpenAI-format (legacy) text completion: the prompt becomes one user message."""
+    messages, chat_params = _as_chat_params(prompt, params)
+    result = await acompletion(model, messages, stream=stream, **chat_params)
+    if isinstance(result, AsyncChatStream):
+        result.reshape(_text_chunk)
+        return result
+    return _text_result(result)
+
+
+@overload
+def text_completion(
+    model: str, prompt: Any, *, stream: Literal[False] = False, **params: Any
+) -> TextCompletionResponse: ...
+@overload
+def text_completion(
+    model: str, prompt: Any, *, stream: Literal[True], **params: Any
+) -> ChatStream: ...
+@overload
+def text_completion(
+    model: str, prompt: Any, *, stream: bool, **params: Any
+) -> TextCompletionResponse | ChatStream: ...
+def text_completion(
+    model: str, prompt: Any, *, stream: bool = False, **params: Any
+) -> TextCompletionResponse | ChatStream:
+    """The synchronous twin of `atext_completion`."""
+    messages, chat_params = _as_chat_params(prompt, params)
+    result = completion(model, messages, stream=stream, **chat_params)
+    if isinstance(result, ChatStream):
+        result.reshape(_text_chunk)
+        return result
+    return _text_result(result)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingTarget:
+    provider: Provider
+    model: str
+    method: str
+    bodies: list[dict[str, Any]]
+    timeout: float
+    num_retries: int
+    encoding_format: str | None
+
+
+def resolve_embedding(model: str, input: Any, params: Mapping[str, Any]) -> EmbeddingTarget:
+    """Resolve and translate an embeddings call; raises gemgate errors for bad input."""
+    if not isinstance(model, str) or not model:
+        raise errors.BadRequestError("model must be a non-empty string such as 'gemini/gemini-embedding-001'")  # fmt: skip
+    transport, rest = split_transport_params(params)
+    provider, model_id = resolve_model(model, transport, registry=DEFAULT_POOL.registry)
+    encoding_format = rest.pop("encoding_format", None)
+    task_type = rest.pop("task_type", None)
+    dimensions = rest.pop("dimensions", None)
+    timeout = float(rest.pop("timeout", None) or DEFAULT_TIMEOUT_SECONDS)
+    num_retries = int(rest.pop("num_retries", None) or 0)
+    for ignored in ("user", "metadata", "tags", "drop_params"):
+        rest.pop(ignored, None)
+    if rest:
+        raise errors.UnsupportedParamsError(f"embedding does not take {sorted(rest)}", model=model)
+    method, bodies = build_embed_request(
+        input, model=model_id, dimensions=dimensions, task_type=task_type,
+        is_vertex=provider.name == "vertex_ai", encoding_format=encoding_format,
+    )  # fmt: skip
+    return EmbeddingTarget(
+        provider, model_id, method, bodies, timeout, num_retries, encoding_format
+    )
+
+
+def embedding_result(target: EmbeddingTarget, responses: list[dict[str, Any]], input: Any) -> EmbeddingResponse:  # fmt: skip
+    texts = [input] if isinstance(input, str) else list(input)
+    estimate = sum((len(str(text)) + 3) // 4 for text in texts)  # Google's Dev API reports none
+    shaped = embedding_response(responses, model=target.model, method=target.method,
+                                prompt_tokens=estimate, encoding_format=target.encoding_format)  # fmt: skip
+    tokens = int(shaped["usage"]["prompt_tokens"])
+    cost = cost_of(target.model, read_usage({"promptTokenCount": tokens}), at=datetime.now(UTC))
+    return EmbeddingResponse.of(dict(shaped), cost=cost)
+
+
+async def aembedding(model: str, input: Any, **params: Any) -> EmbeddingResponse:
+    """OpenAI-format embeddings on Gemini (a string or a list of strings in, vectors out)."""
+    target = resolve_embedding(model, input, params)
+    client = DEFAULT_POOL.for_running_loop()
+    responses = [
+        await client.post_json(
+            target.provider,
+            target.model,
+            target.method,
+            body,
+            timeout=target.timeout,
+            num_retries=target.num_retries,
+        )  # fmt: skip
+        for body in target.bodies
+    ]
+    return embedding_result(target, responses, input)
+
+
+def embedding(model: str, input: Any, **params: Any) -> EmbeddingResponse:
+    """The synchronous twin of `aembedding`."""
+    target = resolve_embedding(model, input, params)
+    client = DEFAULT_POOL.sync()
+    responses = [
+        client.post_json(
+            target.provider,
+            target.model,
+            target.method,
+            body,
+            timeout=target.timeout,
+            num_retries=target.num_retries,
+        )  # fmt: skip
+        for body in target.bodies
+    ]
+    return embedding_result(target, responses, input)

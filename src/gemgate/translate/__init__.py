@@ -1,0 +1,1 @@
+"""Pure OpenAI ↔ Gemini translation: JSON-shaped dicts in, dicts out; no I/O, clock or environment."""

@@ -1,0 +1,1 @@
+"""Tests of where and how gemgate reaches Google."""
