@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -74,6 +75,7 @@ def method_suffix(method: str, *, stream: bool) -> str:
     return f":{method}"
 
 
+@functools.lru_cache(maxsize=256)
 def versioned_base(api_base: str, version: str, *, provider: str) -> str:
     """``api_base`` with ``version`` appended, unless its path already ends in a version."""
     base = api_base.strip().rstrip("/")

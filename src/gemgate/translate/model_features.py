@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -37,6 +38,7 @@ class ModelFeatures:
         return self.thinking != "none" and not self.is_pro
 
 
+@functools.lru_cache(maxsize=256)
 def features_of(model: str) -> ModelFeatures:
     """The features of ``model`` (a bare id; ``models/…`` or a publisher path is tolerated)."""
     bare = model.rsplit("/", 1)[-1].lower()
