@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from starlette.applications import Starlette
 from gemgate.emulator import EmulatorSettings, create_emulator_app
 from gemgate.emulator.caches import find_cache
 from gemgate.emulator.tokens import text_tokens
+from tests.clock import FakeClock
 
 START = 1_790_000_000.0
 LONG_TEXT = "The quick brown fox jumps over the lazy dog. " * 4
@@ -24,14 +24,6 @@ DEV_AUTH = {"x-goog-api-key": "test-key"}
 VERTEX_AUTH = {"Authorization": "Bearer vertex-token"}
 VERTEX_PARENT = "projects/demo/locations/us-central1"
 VERTEX_MODEL = f"{VERTEX_PARENT}/publishers/google/models/gemini-2.5-flash"
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

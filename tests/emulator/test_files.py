@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ from google.genai import errors, types
 from starlette.applications import Starlette
 
 from gemgate.emulator import EmulatorSettings, create_emulator_app
+from tests.clock import FakeClock
 
 START = 1_790_000_000.0
 START_HEADERS = {
@@ -24,14 +24,6 @@ START_HEADERS = {
     "X-Goog-Upload-Header-Content-Length": "5",
     "X-Goog-Upload-Header-Content-Type": "text/plain",
 }
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

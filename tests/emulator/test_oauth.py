@@ -20,22 +20,13 @@ from google.oauth2 import service_account
 from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_app, generate
 from gemgate.emulator.oauth import GOOGLE_TOKEN_URI, JWT_BEARER_GRANT, SHORT_LIVED
 from gemgate.emulator.service_accounts import new_service_account
+from tests.clock import FakeClock  # starts at real time: google-auth signs with it
 from tests.servers import serve
 
 EMAIL = "gemgate-tests@p.iam.gserviceaccount.com"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 # A Vertex route that demands a bearer token (or an Express-mode API key).
 VERTEX_CACHES = "/v1/projects/p/locations/us-central1/cachedContents"
-
-
-class FakeClock:
-    """The emulator's clock; starts at real time because google-auth signs with real time."""
-
-    def __init__(self) -> None:
-        self.now = datetime.datetime.now(datetime.UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
