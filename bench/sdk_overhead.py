@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 
-import httpx
+import aiohttp
 import orjson
 
 import gemgate
 from bench.upstream import emulator_process
 from gemgate.client_pool import DEFAULT_POOL
 from gemgate.openai_api import chat_body, resolve_chat
+from gemgate.transports import new_session
 
 MODEL = "gemini/gemini-2.0-flash"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]
@@ -33,13 +34,13 @@ async def _sdk_round(url: str) -> float:
     return (time.perf_counter() - started) / CALLS
 
 
-async def _bare_round(client: httpx.AsyncClient, url: str, body: bytes) -> float:
+async def _bare_round(session: aiohttp.ClientSession, url: str, body: bytes) -> float:
     path = f"{url}/v1beta/models/gemini-2.0-flash:generateContent"
     headers = {"x-goog-api-key": "bench-key", "content-type": "application/json"}
     started = time.perf_counter()
     for _ in range(CALLS):
-        response = await client.post(path, content=body, headers=headers)
-        orjson.loads(response.content)
+        async with session.post(path, data=body, headers=headers) as response:
+            orjson.loads(await response.read())
     return (time.perf_counter() - started) / CALLS
 
 
@@ -48,7 +49,8 @@ async def measure_calls(url: str) -> tuple[float, float]:
     target = resolve_chat(MODEL, MESSAGES, {"api_key": "bench-key", "api_base": url})
     body = orjson.dumps(chat_body(target, {}))
     sdk, bare = [], []
-    async with httpx.AsyncClient() as client:
+    # The bare post uses the same HTTP library and pool settings as the SDK's async client.
+    async with new_session() as client:
         await _bare_round(client, url, body)  # warm both pools
         await _sdk_round(url)
         for _ in range(ROUNDS):

@@ -10,21 +10,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gemgate import errors
-from gemgate.client import (
-    AsyncGeminiClient,
-    ChunkDecoder,
-    GeminiClient,
-    RetryPolicy,
-    build_call,
-    is_retryable,
-)
+from gemgate.calls import ChunkDecoder, RetryPolicy, build_call, is_retryable
+from gemgate.client import AsyncGeminiClient
 from gemgate.emulator import EmulatorSettings, create_emulator_app
 from gemgate.providers.gemini_api import GeminiApi
+from gemgate.sync_client import GeminiClient
+from gemgate.transports import AiohttpTransport, HttpxTransport
 from tests.conftest import TEST_API_KEY
 from tests.servers import free_port, serve
 
@@ -171,18 +168,29 @@ async def test_extra_headers_are_sent(mode: str, emulator_url: str) -> None:
     assert request["headers"]["content-type"] == "application/json"
 
 
-async def test_a_given_pool_is_used_and_left_open(emulator_url: str) -> None:
+async def test_a_given_httpx_pool_is_used_and_left_open(emulator_url: str) -> None:
     async with httpx.AsyncClient() as pool:
         client = AsyncGeminiClient(pool)
         await client.post_json(gemini(emulator_url), MODEL, "countTokens", body(), timeout=10)
         await client.aclose()
-        assert client.http is pool and not pool.is_closed
+        assert isinstance(client.transport, HttpxTransport) and client.transport.client is pool
+        assert not pool.is_closed
 
 
-async def test_an_owned_pool_is_closed_with_the_client() -> None:
+async def test_a_given_aiohttp_session_is_used_and_left_open(emulator_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = AsyncGeminiClient(session)
+        await client.post_json(gemini(emulator_url), MODEL, "countTokens", body(), timeout=10)
+        await client.aclose()
+        assert isinstance(client.transport, AiohttpTransport)
+        assert client.transport.session is session and not session.closed
+
+
+async def test_an_owned_pool_is_closed_with_the_client(emulator_url: str) -> None:
     client = AsyncGeminiClient()
+    await client.post_json(gemini(emulator_url), MODEL, "countTokens", body(), timeout=10)
     await client.aclose()
-    assert client.http.is_closed
+    assert isinstance(client.transport, AiohttpTransport) and client.transport.is_closed
 
 
 # Errors ----------------------------------------------------------------------------------------
@@ -480,9 +488,14 @@ def test_chunks_split_across_reads_are_decoded_whole() -> None:
         (b'data: {"error": {"message": "?"}}\n\n', errors.InternalServerError),
     ],
 )
-def test_a_bad_or_error_event_raises(event: bytes, expected: type[errors.GemgateError]) -> None:
+def test_a_bad_or_error_event_raises_after_the_chunks_before_it(
+    event: bytes, expected: type[errors.GemgateError]
+) -> None:
+    decoder = ChunkDecoder(gemini("http://h"), MODEL)
+    assert decoder.feed(b'data: {"a": 1}\n\n' + event + b'data: {"b": 2}\n\n') == [{"a": 1}]
     with pytest.raises(expected):
-        ChunkDecoder(gemini("http://h"), MODEL).feed(event)
+        decoder.raise_failure()
+    assert decoder.feed(b'data: {"c": 3}\n\n') == []
 
 
 def test_an_event_left_open_at_the_end_is_decoded() -> None:

@@ -45,3 +45,12 @@ def test_model_dump_is_plain_json_and_a_copy() -> None:
     dumped["id"] = "other"
     assert response.id == "chatcmpl-1"
     assert response.cost == Decimal("0.000012") and "cost" not in dumped
+
+
+def test_nested_reads_return_the_same_object_and_leave_the_input_alone() -> None:
+    source = json.loads(json.dumps(COMPLETION))
+    response = ModelResponse(source)
+    first = response.choices[0].message
+    first.content = "changed"
+    assert response["choices"][0]["message"] is first and response.get("choices")[0].message is first
+    assert source == COMPLETION

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gemgate.client import AsyncChunkStream, ChunkStream
+from gemgate.client import AsyncChunkStream
 from gemgate.openai_objects import OpenAIObject
 from gemgate.pricing import cost_of
+from gemgate.sync_client import ChunkStream
 from gemgate.translate.chat_stream import ChatStreamTranslator
 from gemgate.translate.usage import Usage
 

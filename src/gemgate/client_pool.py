@@ -1,7 +1,7 @@
 """The clients the SDK functions share: one pooled async client per event loop, one sync client.
 
 This is the one deliberate piece of process-wide state in the SDK: a connection pool is only
-useful when it is shared. An httpx.AsyncClient belongs to the event loop it first ran on, so
+useful when it is shared. An aiohttp session belongs to the event loop it first ran on, so
 each running loop gets its own (repeated `asyncio.run` calls stay safe).
 """
 
@@ -11,8 +11,12 @@ import asyncio
 import threading
 import weakref
 
-from gemgate.client import AsyncGeminiClient, GeminiClient
+import aiohttp
+
+from gemgate.client import AsyncGeminiClient
 from gemgate.providers.resolve import ProviderRegistry
+from gemgate.sync_client import GeminiClient
+from gemgate.transports import AiohttpTransport
 
 
 class ClientPool:
@@ -34,6 +38,13 @@ class ClientPool:
             if client is None:
                 client = self._async[loop] = AsyncGeminiClient()
             return client
+
+    def session_for_running_loop(self) -> aiohttp.ClientSession:
+        """The aiohttp session under the running loop's async client (for fetching media)."""
+        transport = self.for_running_loop().transport
+        if not isinstance(transport, AiohttpTransport):
+            raise TypeError("the pooled async client does not send with aiohttp")
+        return transport.session
 
     def sync(self) -> GeminiClient:
         """The process's synchronous client (made on first use)."""

@@ -13,12 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from gemgate import errors
-from gemgate.client import DEFAULT_TIMEOUT_SECONDS, AsyncChunkStream, ChunkStream
+from gemgate.calls import DEFAULT_TIMEOUT_SECONDS
+from gemgate.client import AsyncChunkStream
 from gemgate.client_pool import DEFAULT_POOL
 from gemgate.openai_objects import OpenAIObject
 from gemgate.pricing import cost_of
 from gemgate.providers.base import Provider
 from gemgate.providers.resolve import resolve_model, split_transport_params
+from gemgate.sync_client import ChunkStream
 from gemgate.translate.native_request import build_native_request
 from gemgate.translate.usage import read_usage
 

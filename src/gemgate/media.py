@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 
 from gemgate import errors
@@ -56,7 +57,7 @@ def is_fetched(url: str) -> bool:
 async def fetch_media(
     urls: Iterable[str],
     *,
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     max_bytes: int = MAX_MEDIA_BYTES,
     timeout: float = MEDIA_TIMEOUT_SECONDS,
 ) -> dict[str, Blob]:
@@ -65,7 +66,7 @@ async def fetch_media(
     try:
         async with asyncio.TaskGroup() as group:
             tasks = {
-                url: group.create_task(_fetch_one(client, url, max_bytes, timeout))
+                url: group.create_task(_fetch_one(session, url, max_bytes, timeout))
                 for url in unique
             }
     except* errors.BadRequestError as failures:
@@ -86,34 +87,48 @@ def fetch_media_sync(
     return {url: _fetch_one_sync(client, url, max_bytes, timeout) for url in dict.fromkeys(urls)}
 
 
-async def _fetch_one(client: httpx.AsyncClient, url: str, max_bytes: int, timeout: float) -> Blob:
+async def _fetch_one(
+    session: aiohttp.ClientSession, url: str, max_bytes: int, timeout: float
+) -> Blob:
     data = bytearray()
+    limit = aiohttp.ClientTimeout(total=timeout)
     try:
-        async with client.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            _check_answer(response, url, max_bytes)
-            async for chunk in response.aiter_bytes():
+        async with session.get(url, timeout=limit, allow_redirects=True) as response:
+            _check_answer(response.status, response.headers, url, max_bytes)
+            async for chunk in response.content.iter_any():
                 _append(data, chunk, url, max_bytes)
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise _fetch_failed(url, type(error).__name__) from error
-    return _blob(response, url, data)
+    except TimeoutError as error:
+        raise _fetch_failed(url, "timed out") from error
+    except (aiohttp.ClientError, ValueError) as error:
+        raise _fetch_failed(url, _reason(error)) from error
+    return _blob(response.headers, url, data)
 
 
 def _fetch_one_sync(client: httpx.Client, url: str, max_bytes: int, timeout: float) -> Blob:
     data = bytearray()
     try:
         with client.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            _check_answer(response, url, max_bytes)
+            _check_answer(response.status_code, response.headers, url, max_bytes)
             for chunk in response.iter_bytes():
                 _append(data, chunk, url, max_bytes)
+    except httpx.TimeoutException as error:
+        raise _fetch_failed(url, "timed out") from error
     except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise _fetch_failed(url, type(error).__name__) from error
-    return _blob(response, url, data)
+        raise _fetch_failed(url, _reason(error)) from error
+    return _blob(response.headers, url, data)
 
 
-def _check_answer(response: httpx.Response, url: str, max_bytes: int) -> None:
-    if not response.is_success:
-        raise _fetch_failed(url, f"HTTP {response.status_code}")
-    length = response.headers.get("content-length", "")
+def _reason(error: Exception) -> str:
+    """What went wrong, in words that do not depend on the HTTP library."""
+    if isinstance(error, aiohttp.ClientConnectionError | httpx.ConnectError | OSError):
+        return "could not connect"
+    return "the connection failed"
+
+
+def _check_answer(status: int, headers: Mapping[str, str], url: str, max_bytes: int) -> None:
+    if not 200 <= status < 300:
+        raise _fetch_failed(url, f"HTTP {status}")
+    length = headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise _too_big(url, max_bytes)
 
@@ -124,12 +139,12 @@ def _append(data: bytearray, chunk: bytes, url: str, max_bytes: int) -> None:
         raise _too_big(url, max_bytes)
 
 
-def _blob(response: httpx.Response, url: str, data: bytearray) -> Blob:
-    return {"mimeType": _mime_type(response, url), "data": base64.b64encode(data).decode("ascii")}
+def _blob(headers: Mapping[str, str], url: str, data: bytearray) -> Blob:
+    return {"mimeType": _mime_type(headers, url), "data": base64.b64encode(data).decode("ascii")}
 
 
-def _mime_type(response: httpx.Response, url: str) -> str:
-    header: str = response.headers.get("content-type", "")
+def _mime_type(headers: Mapping[str, str], url: str) -> str:
+    header: str = headers.get("content-type", "")
     declared = header.split(";", 1)[0].strip().lower()
     if declared not in _UNTYPED:
         return declared

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, overload
 
 from gemgate import errors
+from gemgate.calls import DEFAULT_TIMEOUT_SECONDS
 from gemgate.chat_streams import AsyncChatStream, ChatStream
-from gemgate.client import DEFAULT_TIMEOUT_SECONDS
 from gemgate.client_pool import DEFAULT_POOL
 from gemgate.media import fetch_media, fetch_media_sync, remote_media_urls
 from gemgate.openai_objects import (
@@ -39,7 +39,7 @@ from gemgate.translate.text_completion import (
     completion_chunk_from_chat_chunk,
     completion_response_from_chat,
 )
-from gemgate.translate.usage import read_usage
+from gemgate.translate.usage import Usage, read_usage
 from gemgate.types.gemini import Blob
 
 # Arguments about the call itself, never sent to Google.
@@ -64,11 +64,19 @@ def resolve_chat(model: str, messages: Any, params: Mapping[str, Any]) -> ChatTa
     """Resolve ``model`` and split ``params``; raises gemgate errors for bad input."""
     if not isinstance(model, str) or not model:
         raise errors.BadRequestError("model must be a non-empty string such as 'gemini/gemini-2.5-flash'")  # fmt: skip
-    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
-        raise errors.BadRequestError("messages must be a non-empty list of message objects", model=model)  # fmt: skip
     transport, rest = split_transport_params(params)
     provider, model_id = resolve_model(model, transport, registry=DEFAULT_POOL.registry)
-    options = {key: rest.pop(key) for key in list(rest) if key in _CALL_OPTIONS}
+    return prepare_chat(provider, model_id, messages, rest)
+
+
+def prepare_chat(
+    provider: Provider, model_id: str, messages: Any, params: Mapping[str, Any]
+) -> ChatTarget:
+    """A chat call to an already resolved provider; ``params`` hold no transport arguments."""
+    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+        raise errors.BadRequestError("messages must be a non-empty list of message objects", model=model_id)  # fmt: skip
+    rest = dict(params)
+    options = {key: rest.pop(key) for key in _CALL_OPTIONS.intersection(rest)}
     stream_options = options.get("stream_options") or {}
     return ChatTarget(
         provider=provider,
@@ -91,14 +99,21 @@ def chat_body(target: ChatTarget, media: Mapping[str, Blob]) -> dict[str, Any]:
     return dict(body)
 
 
-def chat_result(target: ChatTarget, response: dict[str, Any]) -> ModelResponse:
-    """The OpenAI chat.completion for Gemini's ``response``, with its cost."""
+def chat_completion(target: ChatTarget, response: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
+    """The OpenAI chat.completion dict for Gemini's ``response``, and the usage it reports."""
     response_id = f"chatcmpl-{response.get('responseId') or uuid.uuid4().hex}"
-    chat = translate_response(response, model=target.model, response_id=response_id, created=int(time.time()))  # fmt: skip
+    usage = read_usage(response.get("usageMetadata"))
+    chat = translate_response(response, model=target.model, response_id=response_id,
+                              created=int(time.time()), usage=usage)  # fmt: skip
     schema = requested_schema(target.request.get("response_format"))
     if schema is not None:
         enforce_response_schema(chat, schema, model=target.model)
-    usage = read_usage(response.get("usageMetadata"))
+    return chat, usage
+
+
+def chat_result(target: ChatTarget, response: dict[str, Any]) -> ModelResponse:
+    """The OpenAI chat.completion for Gemini's ``response``, with its cost."""
+    chat, usage = chat_completion(target, response)
     return ModelResponse.of(chat, cost=cost_of(target.model, usage, at=datetime.now(UTC)))
 
 
@@ -135,7 +150,7 @@ async def acompletion(
     target = resolve_chat(model, messages, params)
     client = DEFAULT_POOL.for_running_loop()
     urls = remote_media_urls(target.request["messages"])
-    media = await fetch_media(urls, client=client.http) if urls else {}
+    media = await fetch_media(urls, session=DEFAULT_POOL.session_for_running_loop()) if urls else {}
     body = chat_body(target, media)
     if stream:
         upstream = client.stream(target.provider, target.model, "streamGenerateContent", body,

@@ -11,8 +11,10 @@ import orjson
 class OpenAIObject(dict[str, Any]):
     """A JSON object readable both as `obj["choices"][0]` and as `obj.choices[0]`.
 
-    Nested objects are converted once, at construction, so reads return the same objects and
-    changes made through either spelling stay. Missing fields read as None through attributes
+    Nested objects are converted on first read (most results are never read field by field, and
+    converting them all up front cost more than the translation) and stored back, so later
+    reads return the same objects and changes made through either spelling stay. Missing
+    fields read as None through attributes
     (OpenAI's SDK objects expose every field, null when absent) and raise KeyError through
     indexing, as dicts do.
     """
@@ -20,12 +22,26 @@ class OpenAIObject(dict[str, Any]):
     cost: Decimal | None = None
 
     def __init__(self, data: dict[str, Any] | None = None, /) -> None:
-        super().__init__({key: _objects(value) for key, value in (data or {}).items()})
+        super().__init__(data or {})
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return self.get(name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._converted(key, super().__getitem__(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            return default
+        return self._converted(key, super().__getitem__(key))
+
+    def _converted(self, key: str, value: Any) -> Any:
+        converted = _objects(value)
+        if converted is not value:
+            super().__setitem__(key, converted)
+        return converted
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "cost":
@@ -65,11 +81,16 @@ class EmbeddingResponse(OpenAIObject):
     """An embeddings `list` response."""
 
 
+class _ObjectList(list[Any]):
+    """A list whose dict items are already OpenAIObjects (so it is not converted again)."""
+
+
 def _objects(value: Any) -> Any:
-    if isinstance(value, dict) and not isinstance(value, OpenAIObject):
+    kind = type(value)
+    if kind is dict:
         return OpenAIObject(value)
-    if isinstance(value, list):
-        return [_objects(item) for item in value]
+    if kind is list:
+        return _ObjectList(_objects(item) for item in value)
     return value
 
 

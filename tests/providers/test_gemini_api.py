@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from gemgate import errors
-from gemgate.client import GeminiClient
 from gemgate.emulator.schema import check_request
 from gemgate.providers.gemini_api import GeminiApi, gemini_api_from
+from gemgate.sync_client import GeminiClient
 from tests.conftest import TEST_API_KEY
 
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}

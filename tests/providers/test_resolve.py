@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from gemgate import errors
-from gemgate.client import GeminiClient
 from gemgate.providers.gemini_api import GeminiApi
 from gemgate.providers.resolve import ProviderRegistry, resolve_model, split_transport_params
 from gemgate.providers.vertex_ai import VertexAi
+from gemgate.sync_client import GeminiClient
 from tests.providers.conftest import PROJECT, VertexEmulator
 
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}

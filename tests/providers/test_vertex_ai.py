@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from gemgate import errors
-from gemgate.client import AsyncGeminiClient, GeminiClient
+from gemgate.client import AsyncGeminiClient
 from gemgate.emulator.schema import check_request
 from gemgate.providers.google_credentials import AccessTokens
 from gemgate.providers.vertex_ai import VertexAi, vertex_ai_from, vertex_host
+from gemgate.sync_client import GeminiClient
 from tests.providers.conftest import PROJECT, VertexEmulator, vertex_emulator
 
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "hello vertex"}]}]}

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from gemgate import errors
 from gemgate.translate.tool_call_ids import encode_tool_call_id, stable_call_id
-from gemgate.translate.usage import openai_usage, read_usage
+from gemgate.translate.usage import Usage, openai_usage, read_usage
 from gemgate.types import openai as openai_types
 from gemgate.types.gemini import Blob, Candidate, GenerateContentResponse, Part
 
@@ -74,7 +74,12 @@ def finish_reason_of(gemini_reason: str | None, *, has_tool_calls: bool) -> str 
 
 
 def translate_response(
-    response: dict[str, Any], *, model: str, response_id: str, created: int
+    response: dict[str, Any],
+    *,
+    model: str,
+    response_id: str,
+    created: int,
+    usage: Usage | None = None,
 ) -> dict[str, Any]:
     """The OpenAI ``chat.completion`` for Gemini's ``response``.
 
@@ -94,7 +99,9 @@ def translate_response(
         "model": model,
         "system_fingerprint": None,
         "choices": choices,
-        "usage": cast(openai_types.Usage, openai_usage(read_usage(body.get("usageMetadata")))),
+        "usage": cast(
+            openai_types.Usage, openai_usage(usage or read_usage(body.get("usageMetadata")))
+        ),
     }
     return cast(dict[str, Any], completion)
 

@@ -1,0 +1,73 @@
+"""The key a caller presents (headers or `?key=`), and the master key it is checked against; pure."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, field
+
+# Our own header and LiteLLM's name for it; both take `Bearer K` or a bare `K`.
+GATEWAY_KEY_HEADERS = ("x-gemgate-api-key", "x-litellm-api-key")
+# What the google-genai SDK sends; clients of the native routes use it or `?key=`.
+GOOGLE_KEY_HEADER = "x-goog-api-key"
+KEY_QUERY_PARAM = "key"
+
+
+def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The first non-blank key in: Authorization: Bearer, x-gemgate-api-key, x-litellm-api-key,
+    x-goog-api-key, ?key=. ``headers`` must be case-insensitive (aiohttp's CIMultiDictProxy)."""
+    key = _bearer_token(headers.get("authorization"))
+    if key:
+        return key
+    for name in GATEWAY_KEY_HEADERS:
+        value = headers.get(name)
+        if value:
+            key = _bearer_token(value) or _bare_key(value)
+            if key:
+                return key
+    return _bare_key(headers.get(GOOGLE_KEY_HEADER)) or _bare_key(query.get(KEY_QUERY_PARAM))
+
+
+def _bearer_token(value: str | None) -> str | None:
+    """``K`` of `Bearer K` (any case); None for other schemes and blank tokens."""
+    if not value:
+        return None
+    parts = value.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1].strip() or None
+
+
+def _bare_key(value: str | None) -> str | None:
+    if not value:
+        return None
+    key = value.strip()
+    # `Bearer` with nothing after it is a blank bearer token, not a key spelled "Bearer".
+    if not key or key.lower() == "bearer":
+        return None
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKey:
+    """The gateway's master key, kept only as a SHA-256 digest and compared in constant time."""
+
+    secret: InitVar[str]
+    _digest: bytes = field(init=False, repr=False)
+
+    def __post_init__(self, secret: str) -> None:
+        if not secret.strip():
+            raise ValueError("the master key must not be empty")
+        object.__setattr__(self, "_digest", _digest_of(secret))
+
+    def matches(self, presented: str | None) -> bool:
+        """Whether ``presented`` is the master key (None never is)."""
+        if presented is None:
+            return False
+        # Digests have one length, so the comparison time says nothing about the key.
+        return hmac.compare_digest(self._digest, _digest_of(presented))
+
+
+def _digest_of(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
