@@ -1,7 +1,9 @@
-"""Real servers on loopback for end-to-end tests: uvicorn in a background thread."""
+"""Real servers on loopback for end-to-end tests: uvicorn (ASGI apps) or aiohttp (the gateway)
+in a background thread with its own event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -10,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from aiohttp import web
 
 
 def free_port() -> int:
@@ -22,6 +25,10 @@ def free_port() -> int:
 @contextmanager
 def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 for the duration of the block; yield its base URL."""
+    if isinstance(app, web.Application):
+        with _serve_aiohttp(app, port or free_port()) as url:
+            yield url
+        return
     chosen = port or free_port()
     config = uvicorn.Config(
         app,
@@ -44,4 +51,30 @@ def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
         yield f"http://127.0.0.1:{chosen}"
     finally:
         server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def _serve_aiohttp(app: web.Application, port: int) -> Iterator[str]:
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    if not started.wait(timeout=10):
+        raise RuntimeError("test gateway did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)

@@ -17,16 +17,18 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import uvicorn
+from aiohttp import web
 
 from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_app, service_accounts
 from gemgate.emulator import schema as emulator_schema
 from gemgate.proxy import ConfigError, ProxyConfig, create_app, load_config
+from gemgate.proxy.access_log import JsonLinesFormatter
 
 logger = logging.getLogger("gemgate.cli")
 
@@ -49,12 +51,47 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _Serving(Protocol):
+    """What `_serve_together` drives: uvicorn's Server, or the gateway's aiohttp runner."""
+
+    started: bool
+    should_exit: bool
+    force_exit: bool
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Binding:
     """A server and the socket it serves, bound before the server starts."""
 
-    server: uvicorn.Server
+    server: _Serving
     socket: socket.socket
+
+
+class _GatewayServer:
+    """The gateway's aiohttp app served on given sockets until `should_exit` is set."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.started = False
+        self.should_exit = False
+        self.force_exit = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        # Cancelling a handler when its caller leaves is what stops the upstream call too.
+        runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
+                               shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS)  # fmt: skip
+        await runner.setup()
+        try:
+            for listening in sockets or []:
+                await web.SockSite(runner, listening, backlog=1024,
+                                   shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS).start()  # fmt: skip
+            self.started = True
+            while not (self.should_exit or self.force_exit):
+                await asyncio.sleep(0.1)
+        finally:
+            await runner.cleanup()
 
 
 class _Server(uvicorn.Server):
@@ -88,7 +125,13 @@ def _gateway_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="config.yaml (general_settings, ...)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=_port, default=4000, help="port to listen on")
+    parser.add_argument(
+        "--workers", type=_workers, default=1, help="worker processes sharing the port"
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), help="text lines or JSON lines (default: config)"
+    )
     return parser
 
 
@@ -117,6 +160,12 @@ def _emulate_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"not a worker count (1-64): {text!r}")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
@@ -126,20 +175,70 @@ def _port(text: str) -> int:
 def _gateway(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
     config = load_config(args.config, os.environ)
+    _configure_logging(args.log_level, is_json=(args.log_format or config.general_settings.log_format) == "json")  # fmt: skip
+    for warning in config.warnings:
+        logger.warning("%s", warning)
     gateway_socket = _bind(args.host, args.port)
-    bindings: list[_Binding] = []
-    if config.general_settings.gemini_api_key is None:
+    emulator: list[_Binding] = []
+    if config.general_settings.gemini_api_key is None and not _has_own_upstreams(config):
         emulator_binding, config = _embedded_emulator(config, args.log_level)
-        bindings.append(emulator_binding)
+        emulator.append(emulator_binding)
     else:
         logger.info(
             "Upstream: Gemini Developer API at %s with the configured API key.",
             config.general_settings.gemini_api_base,
         )
-    # Last in the list: it starts after and stops before the emulator it talks to.
-    bindings.append(_Binding(_server(create_app(config), args.log_level), gateway_socket))
-    logger.info("gemgate gateway listening on %s", _url_of(gateway_socket))
-    return _serve(bindings)
+    if config.general_settings.master_key is None:
+        logger.warning("No master_key configured: the gateway is open to anyone who can reach it.")
+    gateway = _Binding(_GatewayServer(create_app(config)), gateway_socket)
+    logger.info(
+        "gemgate gateway listening on %s (%d worker(s))", _url_of(gateway_socket), args.workers
+    )
+    if args.workers == 1:
+        # Last in the list: it starts after and stops before the emulator it talks to.
+        return _serve([*emulator, gateway])
+    return _serve_forked([emulator, *([gateway] for _ in range(args.workers))])
+
+
+def _has_own_upstreams(config: ProxyConfig) -> bool:
+    """Whether every deployment names its own upstream (then no emulator is needed)."""
+    return bool(config.model_list) and not any(
+        entry.uses_default_upstream() for entry in config.model_list
+    )
+
+
+def _serve_forked(groups: Sequence[Sequence[_Binding]]) -> int:
+    """Serve each non-empty group in its own process; stop them all when one stops or on a signal."""
+    children = [_fork(group) for group in groups if group]
+
+    def forward(signal_number: int, frame: object) -> None:
+        _signal_all(children, signal_number)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    remaining = set(children)
+    while remaining:
+        finished, _ = os.wait()
+        remaining.discard(finished)
+        _signal_all(remaining, signal.SIGTERM)
+    return 0
+
+
+def _fork(bindings: Sequence[_Binding]) -> int:
+    pid = os.fork()
+    if pid == 0:  # the child serves and never returns into the parent's code
+        status = 1
+        try:
+            status = _serve(bindings)
+        finally:
+            os._exit(status)
+    return pid
+
+
+def _signal_all(pids: Iterable[int], signal_number: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal_number)
 
 
 def _embedded_emulator(config: ProxyConfig, log_level: str) -> tuple[_Binding, ProxyConfig]:
@@ -325,13 +424,16 @@ def _event_set_on_signals(bindings: Sequence[_Binding]) -> asyncio.Event:
     return stopping
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, *, is_json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if is_json:
+        handler.setFormatter(JsonLinesFormatter())
+    else:
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # httpx logs every request at INFO; the gateway's own lines say what matters.
     quiet = max(logging.WARNING, logging.getLevelName(level.upper()))
-    for name in ("httpx", "httpcore"):
+    for name in ("httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(name).setLevel(quiet)
 
 

@@ -278,6 +278,15 @@ def resolve_embedding(model: str, input: Any, params: Mapping[str, Any]) -> Embe
         raise errors.BadRequestError("model must be a non-empty string such as 'gemini/gemini-embedding-001'")  # fmt: skip
     transport, rest = split_transport_params(params)
     provider, model_id = resolve_model(model, transport, registry=DEFAULT_POOL.registry)
+    return prepare_embedding(provider, model_id, input, rest)
+
+
+def prepare_embedding(
+    provider: Provider, model_id: str, input: Any, params: Mapping[str, Any]
+) -> EmbeddingTarget:
+    """An embeddings call to an already resolved provider; ``params`` hold no transport arguments."""
+    model = model_id
+    rest = dict(params)
     encoding_format = rest.pop("encoding_format", None)
     task_type = rest.pop("task_type", None)
     dimensions = rest.pop("dimensions", None)

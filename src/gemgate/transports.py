@@ -91,8 +91,12 @@ def _aiohttp_timeout(seconds: float, *, stream: bool) -> aiohttp.ClientTimeout:
 def new_session() -> aiohttp.ClientSession:
     """A pooled aiohttp session as gemgate uses it (call inside a running event loop)."""
     connector = aiohttp.TCPConnector(limit=POOL_SIZE, limit_per_host=0, ttl_dns_cache=300)
+    # No cookie jar: a cookie Google sets for one caller must never travel with another's request.
     return aiohttp.ClientSession(
-        connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
+        connector=connector,
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

@@ -1,4 +1,4 @@
-"""The gemgate gateway: a Starlette app in front of Google's Gemini APIs (`gemgate`)."""
+"""The gemgate gateway: an aiohttp app in front of Google's Gemini APIs (`gemgate`)."""
 
 from gemgate.proxy.app import create_app
 from gemgate.proxy.config import ConfigError, ProxyConfig, load_config, parse_config

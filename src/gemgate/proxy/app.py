@@ -1,25 +1,65 @@
-"""create_app(config): the gateway's Starlette app with its routes, error handlers and lifespan."""
+"""create_app(config): the gateway's aiohttp application with its routes, middleware, shared
+upstream pool and state; everything it owns is made at start-up and closed at clean-up."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 
-from starlette.applications import Starlette
+from aiohttp import web
 
-from gemgate.proxy.config import ProxyConfig
-from gemgate.proxy.error_handlers import EXCEPTION_HANDLERS
+from gemgate import errors
+from gemgate.client import AsyncGeminiClient
+from gemgate.proxy.auth import MasterKey
+from gemgate.proxy.config import ConfigError, ProxyConfig
+from gemgate.proxy.metrics import GatewayMetrics
+from gemgate.proxy.middleware import add_request_id, gateway_middleware
 from gemgate.proxy.routes import ROUTES
-from gemgate.proxy.state import STATE_KEY, AppState
-from gemgate.proxy.upstream import upstream_client
+from gemgate.proxy.state import STATE, AppState
+from gemgate.proxy.targets import ModelTargets
+from gemgate.transports import AiohttpTransport, new_session
+
+MEGABYTE = 1024 * 1024
 
 
-def create_app(config: ProxyConfig) -> Starlette:
-    """Build the gateway as an ASGI app; its upstream client lives as long as its lifespan."""
+def create_app(config: ProxyConfig, environ: Mapping[str, str] | None = None) -> web.Application:
+    """The gateway as an aiohttp application; raises ConfigError for deployments it cannot use."""
+    settings = config.general_settings
+    app = web.Application(
+        middlewares=[gateway_middleware],
+        client_max_size=int(settings.max_request_body_mb * MEGABYTE),
+    )
+    targets = _targets(config, os.environ if environ is None else environ)
+    app.add_routes(ROUTES)
+    app.on_response_prepare.append(add_request_id)
+    app.cleanup_ctx.append(_lifespan(config, targets))
+    return app
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, AppState]]:
-        async with upstream_client(config.general_settings) as client:
-            yield {STATE_KEY: AppState(config=config, client=client)}
 
-    return Starlette(routes=ROUTES, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+def _targets(config: ProxyConfig, environ: Mapping[str, str]) -> ModelTargets:
+    try:
+        return ModelTargets(config, environ)
+    except errors.GemgateError as error:
+        raise ConfigError(f"model_list: {error.message}") from error
+
+
+def _lifespan(
+    config: ProxyConfig, targets: ModelTargets
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        session = new_session()
+        master = config.general_settings.master_key
+        app[STATE] = AppState(
+            config=config,
+            session=session,
+            client=AsyncGeminiClient(AiohttpTransport(session)),
+            targets=targets,
+            metrics=GatewayMetrics(),
+            master_key=MasterKey(master.get_secret_value()) if master is not None else None,
+        )
+        try:
+            yield
+        finally:
+            await session.close()
+
+    return lifespan

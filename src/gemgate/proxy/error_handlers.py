@@ -1,66 +1,68 @@
-"""Exception handlers of the gateway: every error leaves as Google's `{"error": {code, message, status}}`."""
+"""Errors leave the gateway in the shape of the API the caller spoke: OpenAI's `{"error": {message,
+type, param, code}}` on OpenAI routes, Google's `{"error": {code, message, status}}` elsewhere."""
 
 from __future__ import annotations
 
+import enum
 import logging
+import math
 
 import orjson
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ExceptionHandler
+from aiohttp import web
 
-from gemgate.proxy.upstream import UpstreamFailure
-from gemgate.types.gemini import ErrorBody
+from gemgate import errors
+from gemgate.translate.error_bodies import google_error_body, openai_error_body
 
 logger = logging.getLogger(__name__)
 
-# google.rpc.Code names for the HTTP statuses Starlette raises itself.
-_GOOGLE_STATUS_OF_HTTP = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    413: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-}
+JSON_TYPE = "application/json"
 
 
-def google_error(http_status: int, google_status: str, message: str) -> Response:
-    """Google's error body with its HTTP status."""
-    body: ErrorBody = {"error": {"code": http_status, "message": message, "status": google_status}}
-    return Response(
-        orjson.dumps(body), status_code=http_status, media_type="application/json; charset=UTF-8"
+class Surface(enum.Enum):
+    """The API a route speaks, which decides the shape of its errors."""
+
+    OPENAI = "openai"
+    GOOGLE = "google"
+
+
+def http_status_of(error: errors.GemgateError) -> int:
+    """The status the gateway answers with: a timeout waiting for Google is a gateway timeout."""
+    if isinstance(error, errors.Timeout):
+        return 504
+    return error.status_code
+
+
+def error_response(error: errors.GemgateError, surface: Surface) -> web.Response:
+    """``error`` as a JSON response in the shape of ``surface``."""
+    if surface is Surface.OPENAI:
+        body = openai_error_body(error)
+    else:
+        status = http_status_of(error)
+        body = dict(google_error_body(error))
+        body["error"] = {**body["error"], "code": status}
+    response = web.Response(
+        body=orjson.dumps(body), status=http_status_of(error), content_type=JSON_TYPE
     )
+    if isinstance(error, errors.RateLimitError) and error.retry_after is not None:
+        response.headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
+    return response
 
 
-async def _upstream_failure(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, UpstreamFailure)
-    return google_error(exc.http_status, exc.google_status, str(exc))
+def error_event(error: errors.GemgateError, surface: Surface) -> bytes:
+    """``error`` as the JSON of one in-stream event (the status line was already sent)."""
+    if surface is Surface.OPENAI:
+        return orjson.dumps(openai_error_body(error))
+    return orjson.dumps(google_error_body(error))
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code in (404, 405):
-        # Google's front end answers an unknown path or method with 404 NOT_FOUND.
-        return google_error(
-            404, "NOT_FOUND", f"The requested URL {request.url.path} was not found."
-        )
-    status = _GOOGLE_STATUS_OF_HTTP.get(exc.status_code, "INTERNAL")
-    return google_error(exc.status_code, status, exc.detail)
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    # Starlette re-raises after this handler, so the server logs the traceback; the caller never sees it.
-    logger.error(
-        "gateway failed on %s %s (%s)", request.method, request.url.path, type(exc).__name__
-    )
-    return google_error(500, "INTERNAL", "Internal error encountered.")
-
-
-EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
-    UpstreamFailure: _upstream_failure,
-    HTTPException: _http_error,
-    Exception: _unexpected_error,
-}
+def error_for_http_exception(exception: web.HTTPException, path: str) -> errors.GemgateError:
+    """The gemgate error for one of aiohttp's own answers (no route, bad method, too large)."""
+    status = exception.status
+    if status in (404, 405):
+        return errors.NotFoundError(f"The requested URL {path} was not found.")
+    if status == 413:
+        return errors.BadRequestError("the request body is larger than the gateway accepts",
+                                      status_code=413)  # fmt: skip
+    if 400 <= status < 500:
+        return errors.BadRequestError(exception.reason, status_code=status)
+    return errors.InternalServerError(exception.reason, status_code=status)

@@ -1,29 +1,37 @@
-"""AppState: what the gateway's handlers share (config, the pooled upstream client); made per app."""
+"""AppState: what the gateway's handlers share (config, the pooled client, targets, metrics)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-from starlette.requests import HTTPConnection
+import aiohttp
+from aiohttp import web
 
+from gemgate.client import AsyncGeminiClient
+from gemgate.proxy.auth import MasterKey
 from gemgate.proxy.config import ProxyConfig
-
-# Key of the AppState in the lifespan state Starlette copies into every request.
-STATE_KEY = "gemgate"
+from gemgate.proxy.metrics import GatewayMetrics
+from gemgate.proxy.targets import ModelTargets
 
 
 @dataclass(frozen=True, slots=True)
 class AppState:
-    """Everything a request handler may use; lives for one app lifespan, never in module globals."""
+    """Everything a request handler may use; lives as long as its app, never in module globals."""
 
     config: ProxyConfig
-    client: httpx.AsyncClient
+    session: aiohttp.ClientSession
+    client: AsyncGeminiClient
+    targets: ModelTargets
+    metrics: GatewayMetrics
+    master_key: MasterKey | None
 
 
-def app_state(connection: HTTPConnection) -> AppState:
-    """The AppState of the app serving ``connection``."""
-    state = getattr(connection.state, STATE_KEY)
-    if not isinstance(state, AppState):
-        raise TypeError("the gateway's lifespan has not run")
-    return state
+STATE = web.AppKey("gemgate", AppState)
+# Per request: its id (taken from x-request-id or made), and the public model name it asked for.
+REQUEST_ID = web.RequestKey("request_id", str)
+MODEL = web.RequestKey("model", str)
+
+
+def app_state(request: web.Request) -> AppState:
+    """The AppState of the app serving ``request``."""
+    return request.app[STATE]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
-import httpx
+import aiohttp
 import orjson
-from starlette.requests import ClientDisconnect
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from aiohttp import web
 
+from gemgate import errors
 from gemgate.proxy.config import GeneralSettings
+from gemgate.proxy.state import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -27,30 +26,12 @@ HOP_BY_HOP = frozenset({
 CALLER_CREDENTIALS = frozenset({
     "authorization", "x-goog-api-key", "x-gemgate-api-key", "x-litellm-api-key", "cookie",
 })  # fmt: skip
-# httpx derives these from the target URL and the body it sends.
+# The HTTP client derives these from the target URL and the body it sends.
 _DERIVED_REQUEST_HEADERS = frozenset({"host"})
 # Our server writes its own; relaying Google's would duplicate them.
 _SERVER_RESPONSE_HEADERS = frozenset({"date", "server"})
 _NOT_FORWARDED = HOP_BY_HOP | CALLER_CREDENTIALS | _DERIVED_REQUEST_HEADERS
 _NOT_RELAYED = HOP_BY_HOP | _SERVER_RESPONSE_HEADERS
-
-
-class UpstreamFailure(Exception):
-    """Google could not be asked: the request never got an HTTP answer."""
-
-    http_status = 502
-    google_status = "UNAVAILABLE"
-
-
-class UpstreamUnreachable(UpstreamFailure):
-    """Connecting to or talking with the upstream failed."""
-
-
-class UpstreamTimedOut(UpstreamFailure):
-    """The upstream did not answer in time."""
-
-    http_status = 504
-    google_status = "DEADLINE_EXCEEDED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,99 +93,88 @@ def has_body(headers: Iterable[tuple[str, str]]) -> bool:
     return False
 
 
-def upstream_client(settings: GeneralSettings) -> httpx.AsyncClient:
-    """The one pooled client of the process; made in the app lifespan, closed with it."""
-    timeout = httpx.Timeout(settings.request_timeout, connect=min(10.0, settings.request_timeout))
-    limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
-    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+def relayed_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Google's response headers minus hop-by-hop ones and those our server writes itself."""
+    return [(name, value) for name, value in headers if name.lower() not in _NOT_RELAYED]
 
 
 async def forward(
-    client: httpx.AsyncClient, outgoing: UpstreamRequest, body: AsyncIterator[bytes] | None
-) -> Response:
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    outgoing: UpstreamRequest,
+    *,
+    timeout: float,
+) -> web.StreamResponse:
     """Send ``outgoing`` with the caller's body streamed; the answer is streamed back as it is."""
-    request = client.build_request(
-        outgoing.method, outgoing.url, headers=outgoing.headers, content=body
-    )
+    body = request.content if has_body(request.headers.items()) else None
+    host = urlsplit(outgoing.url).netloc
     try:
-        upstream = await client.send(request, stream=True)
-    except ClientDisconnect:
-        # The caller left while its body was being relayed; nobody is there to answer.
-        logger.debug("caller left before sending its whole body to %s", request.url.host)
-        return Response(status_code=499)
-    except httpx.TimeoutException as error:
-        logger.warning("upstream %s timed out (%s)", request.url.host, type(error).__name__)
-        raise UpstreamTimedOut("The Gemini API did not answer in time.") from error
-    except httpx.TransportError as error:
-        logger.warning("upstream %s unreachable (%s)", request.url.host, type(error).__name__)
-        raise UpstreamUnreachable("The Gemini API could not be reached.") from error
-    return RelayedResponse(upstream)
+        upstream = await session.request(
+            outgoing.method, outgoing.url, headers=outgoing.headers, data=body,
+            allow_redirects=False, auto_decompress=False, timeout=_timeout(timeout),
+        )  # fmt: skip
+    except TimeoutError as error:
+        logger.warning("upstream %s timed out", host)
+        raise errors.Timeout("The Gemini API did not answer in time.") from error
+    except (aiohttp.ClientError, OSError) as error:
+        logger.warning("upstream %s unreachable (%s)", host, type(error).__name__)
+        raise errors.APIConnectionError("The Gemini API could not be reached.") from error
+    try:
+        return await _relay(request, upstream)
+    finally:
+        upstream.close()
 
 
-class RelayedResponse(Response):
-    """An upstream response streamed to the caller unchanged; closed at the end or when the caller
-    leaves, whichever comes first."""
-
-    def __init__(self, upstream: httpx.Response) -> None:
-        self.upstream = upstream
-        self.status_code = upstream.status_code
-        self.background = None
-        self.raw_headers = [
-            (name.lower(), value)
-            for name, value in upstream.headers.raw
-            if name.lower().decode("latin-1") not in _NOT_RELAYED
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        relay = asyncio.create_task(self._relay(send))
-        caller_left = asyncio.create_task(_wait_for_disconnect(receive))
-        try:
-            await asyncio.wait((relay, caller_left), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            relay.cancel()
-            caller_left.cancel()
-            await asyncio.gather(relay, caller_left, return_exceptions=True)
-            await self.upstream.aclose()
-        failure = None if relay.cancelled() else relay.exception()
-        if failure is not None:
-            raise failure
-
-    async def _relay(self, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        try:
-            async for chunk in self.upstream.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.TransportError as error:
-            logger.warning("upstream stream broke off (%s)", type(error).__name__)
-            if not self._is_plain_event_stream():
-                # Leaving the response unfinished makes the server drop the connection, so the
-                # caller sees a truncated body instead of one that looks complete.
-                return
-            await send(
-                {"type": "http.response.body", "body": _broken_stream_event(), "more_body": True}
-            )
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    def _is_plain_event_stream(self) -> bool:
-        content_type: str = self.upstream.headers.get("content-type", "")
-        encoding: str = self.upstream.headers.get("content-encoding", "identity")
-        return content_type.startswith("text/event-stream") and encoding == "identity"
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    # Streams may run long: the limit is on connecting and on each wait for more bytes.
+    return aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, seconds), sock_read=seconds)
 
 
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    for name, value in relayed_headers(upstream.headers.items()):
+        response.headers.add(name, value)
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        logger.warning("upstream stream broke off (%s)", type(error).__name__)
+        if not _is_plain_event_stream(upstream):
+            # An unfinished body makes the server drop the connection, so the caller sees a
+            # truncated body instead of one that looks complete.
+            raise _BrokenRelay() from error
+        await response.write(_broken_stream_event())
+    await response.write_eof()
+    return response
+
+
+class _BrokenRelay(Exception):
+    """The relayed body broke off; the connection to the caller is dropped."""
+
+
+def _is_plain_event_stream(upstream: aiohttp.ClientResponse) -> bool:
+    content_type = upstream.headers.get("content-type", "")
+    encoding = upstream.headers.get("content-encoding", "identity")
+    return content_type.startswith("text/event-stream") and encoding == "identity"
 
 
 def _broken_stream_event() -> bytes:
     """An in-stream error as Google sends one (both SDKs raise on an `error` event)."""
     error = {
         "error": {
-            "code": UpstreamUnreachable.http_status,
+            "code": 502,
             "message": "The Gemini API stream broke off.",
-            "status": UpstreamUnreachable.google_status,
+            "status": "UNAVAILABLE",
         }
     }
     return b"data: " + orjson.dumps(error) + b"\r\n\r\n"
+
+
+async def relay_to_gemini(request: web.Request, state: AppState, path: str) -> web.StreamResponse:
+    """Pass ``request`` through to ``path`` of the configured Gemini API, its key swapped in."""
+    settings = state.config.general_settings
+    outgoing = gemini_request(
+        settings, request.method, path, request.query_string, request.headers.items()
+    )
+    return await forward(request, state.session, outgoing, timeout=settings.request_timeout)

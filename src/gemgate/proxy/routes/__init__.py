@@ -1,16 +1,30 @@
-"""The gateway's route table: path → handler, nothing else."""
+"""The gateway's route table: method, path → handler, nothing else."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route
+from aiohttp import web
 
-from gemgate.proxy.routes import health, pass_through
+from gemgate.proxy.routes import gemini, health, openai, pass_through
 
-# Starlette defaults a function route to GET; a pass-through takes every method.
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+NATIVE_VERSION = "{version:v1beta|v1|v1alpha}"
 
-ROUTES: list[BaseRoute] = [
-    Route("/health/liveliness", health.liveliness, methods=["GET"]),
-    Route("/health/readiness", health.readiness, methods=["GET"]),
-    Route(pass_through.GEMINI_PREFIX + "/{path:path}", pass_through.gemini, methods=ALL_METHODS),
+ROUTES: list[web.RouteDef] = [
+    web.get("/health/liveliness", health.liveliness),
+    web.get("/health/readiness", health.readiness),
+    web.get("/metrics", health.metrics),
+    *[
+        route
+        for prefix in ("", "/v1")
+        for route in (
+            web.post(f"{prefix}/chat/completions", openai.chat_completions),
+            web.post(f"{prefix}/completions", openai.completions),
+            web.post(f"{prefix}/embeddings", openai.embeddings),
+            web.get(f"{prefix}/models", openai.list_models),
+            web.get(prefix + "/models/{model:.+}", openai.get_model),
+        )
+    ],
+    web.post(f"/{NATIVE_VERSION}/models/{{name}}", gemini.call_model),
+    web.get("/{version:v1beta|v1alpha}/models", gemini.list_models),
+    web.get("/{version:v1beta|v1alpha}/models/{name}", gemini.get_model),
+    web.route("*", pass_through.GEMINI_PREFIX + "/{path:.*}", pass_through.gemini),
 ]

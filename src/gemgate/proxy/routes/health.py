@@ -1,18 +1,26 @@
-"""Health probes: /health/liveliness (the process answers) and /health/readiness (it can serve)."""
+"""Health probes and metrics: /health/liveliness (the process answers), /health/readiness (it can
+serve: its upstream pool is open and its targets resolved) and /metrics (Prometheus)."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
+from aiohttp import web
 
 from gemgate.proxy.state import app_state
 
 
-async def liveliness(request: Request) -> Response:
-    return Response(b'{"status":"alive"}', media_type="application/json")
+async def liveliness(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b'{"status":"alive"}', content_type="application/json")
 
 
-async def readiness(request: Request) -> Response:
-    if app_state(request).client.is_closed:
-        return Response(b'{"status":"not ready"}', status_code=503, media_type="application/json")
-    return Response(b'{"status":"ready"}', media_type="application/json")
+async def readiness(request: web.Request) -> web.StreamResponse:
+    state = app_state(request)
+    if state.session.closed:
+        return web.Response(body=b'{"status":"not ready"}', status=503, content_type="application/json")  # fmt: skip
+    return web.Response(body=b'{"status":"ready"}', content_type="application/json")
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    body, content_type = app_state(request).metrics.render()
+    response = web.Response(body=body)
+    response.headers["content-type"] = content_type
+    return response

@@ -1,0 +1,103 @@
+"""The one middleware every request passes: request id, master-key check, error rendering in the
+caller's API shape, metrics and the access log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gemgate import errors
+from gemgate.proxy.access_log import log_access, request_id_of
+from gemgate.proxy.auth import presented_key
+from gemgate.proxy.error_handlers import Surface, error_for_http_exception, error_response
+from gemgate.proxy.state import MODEL, REQUEST_ID, STATE, AppState
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("gemgate.access")
+
+# Probes and scrapes answer without a key: they carry no model traffic.
+OPEN_PATHS = frozenset({"/health/liveliness", "/health/readiness", "/metrics"})
+# A caller that leaves before the answer (nginx's convention; never sent on the wire).
+CLIENT_CLOSED = 499
+
+
+def surface_of(request: web.Request) -> Surface:
+    """The API a request speaks: Google's under /gemini, /v1beta and the model verbs; else OpenAI."""
+    path = request.path
+    if path.startswith(("/gemini/", "/v1beta/", "/v1alpha/", "/vertex_ai/")):
+        return Surface.GOOGLE
+    if path.startswith("/v1/models/") and ":" in path:
+        return Surface.GOOGLE
+    return Surface.OPENAI
+
+
+@web.middleware
+async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run ``handler`` with auth, error rendering, metrics and logging around it."""
+    state = request.app[STATE]
+    started = time.perf_counter()
+    request[REQUEST_ID] = request_id_of(request.headers.get("x-request-id"))
+    status = 500
+    try:
+        response = await _answer(request, handler, state)
+        status = response.status
+        return response
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
+    finally:
+        _observe(request, state, status, time.perf_counter() - started)
+
+
+async def _answer(request: web.Request, handler: Handler, state: AppState) -> web.StreamResponse:
+    try:
+        _authenticate(request, state)
+        response: web.StreamResponse = await handler(request)
+        return response
+    except errors.GemgateError as error:
+        return error_response(error, surface_of(request))
+    except web.HTTPException as exception:
+        if exception.status < 400:
+            raise
+        return error_response(
+            error_for_http_exception(exception, request.path), surface_of(request)
+        )
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        logger.exception("gateway failed on %s %s", request.method, request.path)
+        failure = errors.InternalServerError("The gateway failed to answer this request.")
+        return error_response(failure, surface_of(request))
+
+
+def _authenticate(request: web.Request, state: AppState) -> None:
+    if state.master_key is None or request.path in OPEN_PATHS:
+        return
+    if not state.master_key.matches(presented_key(request.headers, request.query)):
+        raise errors.AuthenticationError(
+            "Missing or invalid API key: send it as `Authorization: Bearer <key>`, "
+            "`x-goog-api-key: <key>` or `?key=<key>`.",
+            code="invalid_api_key",
+        )
+
+
+def _observe(request: web.Request, state: AppState, status: int, seconds: float) -> None:
+    model = request.get(MODEL)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    state.metrics.observe_request(route, model, status, seconds)
+    log_access(
+        access_logger, request_id=request[REQUEST_ID], method=request.method, path=request.path,
+        status=status, duration_ms=seconds * 1000, model=model, client=request.remote,
+    )  # fmt: skip
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: every answer, streamed ones included, carries the request id."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers["x-request-id"] = request_id

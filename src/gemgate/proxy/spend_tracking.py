@@ -1,0 +1,40 @@
+"""What an answered request cost: priced once from its usage, added to the metrics, and sent
+back to the caller in the `x-gemgate-response-cost` header."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from aiohttp import web
+
+from gemgate.pricing import cost_of
+from gemgate.proxy.metrics import GatewayMetrics
+from gemgate.proxy.targets import Target
+from gemgate.translate.usage import Usage
+
+COST_HEADER = "x-gemgate-response-cost"
+
+
+def record_spend(metrics: GatewayMetrics, target: Target, usage: Usage | None) -> Decimal | None:
+    """Price ``usage`` on ``target`` and count it; None when unpriced or nothing was reported."""
+    if usage is None:
+        return None
+    cost = cost_of(target.model_id, usage, at=datetime.now(UTC))
+    metrics.add_usage(
+        target.model_name,
+        target.deployment.id,
+        prompt=usage.prompt_tokens,
+        completion=usage.completion_tokens,
+        cached=usage.cached_tokens,
+        reasoning=usage.reasoning_tokens,
+        cost=cost,
+    )
+    return cost
+
+
+def with_cost_header(response: web.StreamResponse, cost: Decimal | None) -> web.StreamResponse:
+    """``response`` carrying ``cost`` (USD) when it is known."""
+    if cost is not None:
+        response.headers[COST_HEADER] = format(cost, "f")
+    return response

@@ -1,0 +1,108 @@
+"""Streamed answers: OpenAI's `data: {...}` events ending in `data: [DONE]`, and Gemini's own
+framings (`alt=sse` events or one JSON array). Writes wait for the caller (backpressure); the
+upstream stream is closed however the relay ends, the caller leaving included."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gemgate import errors
+from gemgate.client import AsyncChunkStream
+from gemgate.proxy.error_handlers import Surface, error_event
+from gemgate.sse import close_array, encode_array_element, encode_event
+from gemgate.translate.chat_stream import ChatStreamTranslator
+from gemgate.translate.usage import Usage, read_usage
+
+logger = logging.getLogger(__name__)
+
+OPENAI_DONE = b"data: [DONE]\n\n"
+# Reshapes one chat.completion.chunk for the route (None: send nothing for it).
+ChunkShape = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+async def open_event_stream(request: web.Request, content_type: str) -> web.StreamResponse:
+    """Send the status line and headers of a streamed answer."""
+    response = web.StreamResponse(
+        headers={"content-type": content_type, "cache-control": "no-cache",
+                 "x-accel-buffering": "no"},
+    )  # fmt: skip
+    await response.prepare(request)
+    return response
+
+
+def openai_event(chunk: dict[str, Any]) -> bytes:
+    """One OpenAI SSE event (LF line ends, as OpenAI sends them)."""
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+async def relay_openai(
+    request: web.Request,
+    upstream: AsyncChunkStream,
+    translator: ChatStreamTranslator,
+    shape: ChunkShape | None = None,
+) -> web.StreamResponse:
+    """Relay Gemini chunks as OpenAI chunks; an upstream failure ends it with an error event."""
+    response = await open_event_stream(request, "text/event-stream")
+    try:
+        async for chunk in upstream:
+            await _write_openai(response, translator.feed(chunk), shape)
+        await _write_openai(response, translator.finish(), shape)
+        await response.write(OPENAI_DONE)
+    except errors.GemgateError as error:
+        logger.warning("upstream stream failed: %s", error)
+        await response.write(b"data: " + error_event(error, Surface.OPENAI) + b"\n\n")
+    finally:
+        await upstream.aclose()
+    await response.write_eof()
+    return response
+
+
+async def _write_openai(
+    response: web.StreamResponse, chunks: list[dict[str, Any]], shape: ChunkShape | None
+) -> None:
+    for chunk in chunks:
+        shaped = shape(chunk) if shape is not None else chunk
+        if shaped is not None:
+            await response.write(openai_event(shaped))
+
+
+class GeminiRelay:
+    """Relays Gemini chunks unchanged, as SSE events or as one streamed JSON array."""
+
+    def __init__(self, *, is_sse: bool) -> None:
+        self.is_sse = is_sse
+        self.usage: Usage | None = None
+        self._count = 0
+
+    @property
+    def content_type(self) -> str:
+        return "text/event-stream" if self.is_sse else "application/json; charset=UTF-8"
+
+    async def relay(self, request: web.Request, upstream: AsyncChunkStream) -> web.StreamResponse:
+        """Relay every chunk; an upstream failure ends the stream with Google's error object."""
+        response = await open_event_stream(request, self.content_type)
+        try:
+            async for chunk in upstream:
+                if chunk.get("usageMetadata"):
+                    self.usage = read_usage(chunk["usageMetadata"])
+                await response.write(self._frame(orjson.dumps(chunk)))
+        except errors.GemgateError as error:
+            logger.warning("upstream stream failed: %s", error)
+            await response.write(self._frame(error_event(error, Surface.GOOGLE)))
+        finally:
+            await upstream.aclose()
+        if not self.is_sse:
+            await response.write(close_array(is_empty=self._count == 0))
+        await response.write_eof()
+        return response
+
+    def _frame(self, data: bytes) -> bytes:
+        self._count += 1
+        if self.is_sse:
+            return encode_event(data)
+        return encode_array_element(data, is_first=self._count == 1)
