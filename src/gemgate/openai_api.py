@@ -18,6 +18,7 @@ from gemgate import errors
 from gemgate.calls import DEFAULT_TIMEOUT_SECONDS
 from gemgate.chat_streams import AsyncChatStream, ChatStream
 from gemgate.client_pool import DEFAULT_POOL
+from gemgate.context_caches import DEFAULT_CONTEXT_CACHES
 from gemgate.media import fetch_media, fetch_media_sync, remote_media_urls
 from gemgate.openai_objects import (
     EmbeddingResponse,
@@ -152,6 +153,7 @@ async def acompletion(
     urls = remote_media_urls(target.request["messages"])
     media = await fetch_media(urls, session=DEFAULT_POOL.session_for_running_loop()) if urls else {}
     body = chat_body(target, media)
+    client, body = await DEFAULT_CONTEXT_CACHES.attach(client, target, media, body)
     if stream:
         upstream = client.stream(target.provider, target.model, "streamGenerateContent", body,
                                  timeout=target.timeout, num_retries=target.num_retries)  # fmt: skip
@@ -187,6 +189,7 @@ def completion(
     urls = remote_media_urls(target.request["messages"])
     media = fetch_media_sync(urls, client=client.http) if urls else {}
     body = chat_body(target, media)
+    client, body = DEFAULT_CONTEXT_CACHES.attach_sync(client, target, media, body)
     if stream:
         upstream = client.stream(target.provider, target.model, "streamGenerateContent", body,
                                  timeout=target.timeout, num_retries=target.num_retries)  # fmt: skip

@@ -46,6 +46,10 @@ class GeminiClient(RetryLogic):
     ) -> dict[str, Any]:
         """POST ``body`` to ``method`` on ``model`` and return Google's JSON answer."""
         call = build_call(provider, model, method, body, timeout=timeout, num_retries=num_retries)
+        return self.send(call)
+
+    def send(self, call: Call) -> dict[str, Any]:
+        """Send a built call (with its retries) and return Google's JSON answer."""
         return self.retrying(call, self._post_once)
 
     def stream(

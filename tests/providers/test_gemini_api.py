@@ -64,6 +64,18 @@ def test_a_model_id_that_would_change_the_url_is_refused(model: str) -> None:
         provider().url(model, "generateContent")
 
 
+@pytest.mark.parametrize(
+    ("api_base", "expected"),
+    [
+        ("https://generativelanguage.googleapis.com", "https://generativelanguage.googleapis.com/v1beta/cachedContents"),
+        ("http://proxy/gemini/v1alpha", "http://proxy/gemini/v1alpha/cachedContents"),
+    ],
+)  # fmt: skip
+def test_context_caches_live_in_the_cached_contents_collection(api_base: str, expected: str) -> None:  # fmt: skip
+    assert provider(api_base).cached_contents_url() == expected
+    assert provider(api_base).cached_model_name("models/gemini-2.5-flash") == "models/gemini-2.5-flash"  # fmt: skip
+
+
 def test_an_unknown_method_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown Gemini method"):
         provider().url("m", "generate")

@@ -222,6 +222,25 @@ def test_express_mode_sends_the_key_without_a_project(vertex: VertexEmulator) ->
     assert vertex.token_requests() == 0 and "test-key" not in repr(api)
 
 
+@pytest.mark.parametrize("location", ["us-central1", "global"])
+def test_context_caches_live_in_the_project_and_location(vertex: VertexEmulator, location: str) -> None:  # fmt: skip
+    api = build(vertex, location=location)
+    parent = f"projects/{PROJECT}/locations/{location}"
+    assert api.cached_contents_url() == f"{vertex.url}/v1/{parent}/cachedContents"
+    assert api.cached_model_name("gemini-2.5-flash") == f"{parent}/publishers/google/models/gemini-2.5-flash"  # fmt: skip
+
+
+def test_express_mode_has_no_place_for_context_caches(vertex: VertexEmulator) -> None:
+    api = vertex_ai_from(
+        project=None, location="global", tokens=None, api_key="test-key", api_base=vertex.url,
+        extra_headers={}, env={},
+    )  # fmt: skip
+    with pytest.raises(errors.BadRequestError, match="vertex_credentials"):
+        api.cached_contents_url()
+    with pytest.raises(errors.BadRequestError, match="vertex_credentials"):
+        api.cached_model_name("gemini-2.5-flash")
+
+
 def test_the_emulator_embeds_an_adapted_embed_body(vertex: VertexEmulator) -> None:
     body = {"content": {"parts": [{"text": "a"}]}, "outputDimensionality": 16}
     with GeminiClient() as client:

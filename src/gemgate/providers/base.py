@@ -37,6 +37,14 @@ class Provider(Protocol):
         """The full URL of ``method`` on ``model``; streams get `?alt=sse`."""
         ...
 
+    def cached_contents_url(self) -> str:
+        """The URL of the cachedContents collection (context caches)."""
+        ...
+
+    def cached_model_name(self, model: str) -> str:
+        """``model`` as a context cache names it."""
+        ...
+
     async def auth_headers(self) -> dict[str, str]:
         """The headers that authenticate a request (may fetch a token without blocking)."""
         ...

@@ -35,6 +35,14 @@ class GeminiApi:
         base = versioned_base(self.api_base, API_VERSION, provider=NAME)
         return f"{base}/{_resource(model)}{method_suffix(method, stream=stream)}"
 
+    def cached_contents_url(self) -> str:
+        """`{api_base}/v1beta/cachedContents`."""
+        return f"{versioned_base(self.api_base, API_VERSION, provider=NAME)}/cachedContents"
+
+    def cached_model_name(self, model: str) -> str:
+        """`models/{model}`."""
+        return _resource(model)
+
     async def auth_headers(self) -> dict[str, str]:
         return self.auth_headers_sync()
 

@@ -60,6 +60,26 @@ class VertexAi:
         resource = f"publishers/google/models/{model_id(model, provider=NAME)}"
         return f"{base}{scope}/{resource}{method_suffix(method, stream=stream)}"
 
+    def cached_contents_url(self) -> str:
+        """`{host}/v1/projects/{p}/locations/{l}/cachedContents`."""
+        base = versioned_base(self.api_base, API_VERSION, provider=NAME)
+        return f"{base}/{self._cache_parent()}/cachedContents"
+
+    def cached_model_name(self, model: str) -> str:
+        """`projects/{p}/locations/{l}/publishers/google/models/{model}`."""
+        bare = model_id(model, provider=NAME)
+        return f"{self._cache_parent()}/publishers/google/models/{bare}"
+
+    def _cache_parent(self) -> str:
+        if self.tokens is None:
+            # Express mode (an API key) has no project in its paths, and caches live in one.
+            raise errors.BadRequestError(
+                "context caches on Vertex AI live in a project: pass vertex_credentials "
+                "(a service account) rather than an API key",
+                provider=NAME,
+            )
+        return f"projects/{self.project}/locations/{self.location}"
+
     async def auth_headers(self) -> dict[str, str]:
         if self.tokens is None:
             return self._key_headers()

@@ -16,6 +16,8 @@ from gemgate.translate.error_bodies import google_error_body, openai_error_body
 logger = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
+# Passed as headers: cheaper than `content_type=`, which aiohttp parses on every response.
+JSON_HEADERS = {"Content-Type": JSON_TYPE}
 
 
 class Surface(enum.Enum):

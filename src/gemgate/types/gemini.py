@@ -102,6 +102,20 @@ class GenerateContentRequest(TypedDict, total=False):
     labels: dict[str, str]
 
 
+class CachedContent(TypedDict, total=False):
+    """A context cache (`cachedContents`): what it holds, for which model, and for how long."""
+
+    name: str
+    model: str
+    displayName: str
+    contents: list[Content]
+    systemInstruction: Content
+    tools: list[dict[str, Any]]
+    toolConfig: dict[str, Any]
+    ttl: str
+    expireTime: str
+
+
 class ErrorDetail(TypedDict, total=False):
     code: int
     message: str

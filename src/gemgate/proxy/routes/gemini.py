@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gemgate import errors
 from gemgate.proxy.bodies import json_object
-from gemgate.proxy.error_handlers import JSON_TYPE
+from gemgate.proxy.error_handlers import JSON_HEADERS
 from gemgate.proxy.spend_tracking import record_spend, with_cost_header
 from gemgate.proxy.state import MODEL, AppState, app_state
 from gemgate.proxy.streaming import GeminiRelay
@@ -88,7 +88,7 @@ async def list_models(request: web.Request) -> web.StreamResponse:
 async def get_model(request: web.Request) -> web.StreamResponse:
     """GET /{version}/models/{model}."""
     state = app_state(request)
-    name = request.match_info["name"]
+    name = request.match_info["model"]
     if state.targets.accepts_direct_names:
         path = f"/{request.match_info['version']}/models/{name}"
         return await relay_to_gemini(request, state, path)
@@ -107,4 +107,4 @@ def _model(name: str, state: AppState) -> dict[str, Any]:
 
 
 def _json(body: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(body), content_type=JSON_TYPE)
+    return web.Response(body=orjson.dumps(body), headers=JSON_HEADERS)

@@ -20,7 +20,7 @@ from gemgate.openai_api import (
 )
 from gemgate.providers.resolve import TRANSPORT_PARAMS
 from gemgate.proxy.bodies import json_object, required_text
-from gemgate.proxy.error_handlers import JSON_TYPE
+from gemgate.proxy.error_handlers import JSON_HEADERS
 from gemgate.proxy.spend_tracking import record_spend, with_cost_header
 from gemgate.proxy.state import MODEL, AppState, app_state
 from gemgate.proxy.streaming import relay_openai
@@ -148,5 +148,5 @@ async def _complete_chat(
 
 
 def _json(body: Any, cost: Any = None) -> web.StreamResponse:
-    response = web.Response(body=orjson.dumps(body), content_type=JSON_TYPE)
+    response = web.Response(body=orjson.dumps(body), headers=JSON_HEADERS)
     return with_cost_header(response, cost)
