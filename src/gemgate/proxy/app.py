@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gemgate import errors
 from gemgate.client import AsyncGeminiClient
+from gemgate.context_caches import ContextCaches
 from gemgate.proxy.auth import MasterKey
 from gemgate.proxy.config import ConfigError, ProxyConfig
 from gemgate.proxy.metrics import GatewayMetrics
@@ -56,6 +57,7 @@ def _lifespan(
             targets=targets,
             metrics=GatewayMetrics(),
             master_key=MasterKey(master.get_secret_value()) if master is not None else None,
+            context_caches=ContextCaches(),
         )
         try:
             yield

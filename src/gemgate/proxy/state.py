@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from gemgate.client import AsyncGeminiClient
+from gemgate.context_caches import ContextCaches
 from gemgate.proxy.auth import MasterKey
 from gemgate.proxy.config import ProxyConfig
 from gemgate.proxy.metrics import GatewayMetrics
@@ -24,6 +25,8 @@ class AppState:
     targets: ModelTargets
     metrics: GatewayMetrics
     master_key: MasterKey | None
+    # Gemini context caches made for `cache_control` prompts, reused across requests.
+    context_caches: ContextCaches
 
 
 STATE = web.AppKey("gemgate", AppState)

@@ -9,7 +9,7 @@ from typing import Any
 
 from gemgate import errors
 from gemgate.calls import build_call
-from gemgate.client import AsyncChunkStream
+from gemgate.client import AsyncChunkStream, AsyncGeminiClient
 from gemgate.media import fetch_media, remote_media_urls
 from gemgate.proxy.state import AppState
 from gemgate.proxy.targets import Target
@@ -24,13 +24,14 @@ async def send_json(
     *,
     timeout: float,
     num_retries: int = 0,
+    client: AsyncGeminiClient | None = None,
 ) -> dict[str, Any]:
     """POST ``payload`` to ``method`` of the target's model and return Google's JSON answer."""
     call = build_call(target.provider, target.model_id, method, payload,
                       timeout=timeout, num_retries=num_retries)  # fmt: skip
     started = time.perf_counter()
     try:
-        return await state.client.send(call)
+        return await (client or state.client).send(call)
     except errors.GemgateError as error:
         state.metrics.count_upstream_error(target.model_name, target.deployment.id, error.status_code)  # fmt: skip
         raise
@@ -45,9 +46,10 @@ async def open_stream(
     *,
     timeout: float,
     num_retries: int = 0,
+    client: AsyncGeminiClient | None = None,
 ) -> AsyncChunkStream:
     """Open streamGenerateContent on the target; Google's error is raised before any byte is sent."""
-    stream = state.client.stream(target.provider, target.model_id, "streamGenerateContent",
+    stream = (client or state.client).stream(target.provider, target.model_id, "streamGenerateContent",
                                  payload, timeout=timeout, num_retries=num_retries)  # fmt: skip
     started = time.perf_counter()
     try:

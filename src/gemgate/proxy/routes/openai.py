@@ -128,18 +128,19 @@ async def _complete_chat(
     is_text: bool = False,
 ) -> web.StreamResponse:
     media = await fetched_media(state, chat.request["messages"])
-    payload = chat_body(chat, media)
+    # `cache_control` prompts: the marked prefix becomes (or reuses) a Gemini context cache.
+    client, payload = await state.context_caches.attach(state.client, chat, media, chat_body(chat, media))  # fmt: skip
     if is_stream:
         upstream = await open_stream(state, target, payload, timeout=chat.timeout,
-                                     num_retries=chat.num_retries)  # fmt: skip
+                                     num_retries=chat.num_retries, client=client)  # fmt: skip
         translator = stream_translator(chat)
         shape = completion_chunk_from_chat_chunk if is_text else None
         try:
             return await relay_openai(request, upstream, translator, shape)  # type: ignore[arg-type]
         finally:
             record_spend(state.metrics, target, translator.usage)
-    answer = await send_json(state, target, "generateContent", payload,
-                             timeout=chat.timeout, num_retries=chat.num_retries)  # fmt: skip
+    answer = await send_json(state, target, "generateContent", payload, timeout=chat.timeout,
+                             num_retries=chat.num_retries, client=client)  # fmt: skip
     completion, usage = chat_completion(chat, answer)
     cost = record_spend(state.metrics, target, usage)
     if is_text:
