@@ -183,6 +183,8 @@ def _gateway(args: argparse.Namespace) -> int:
     if config.general_settings.gemini_api_key is None and not _has_own_upstreams(config):
         emulator_binding, config = _embedded_emulator(config, args.log_level)
         emulator.append(emulator_binding)
+    elif config.general_settings.gemini_api_key is None:
+        logger.info("Upstream: the api_base and credentials of each model_list deployment.")
     else:
         logger.info(
             "Upstream: Gemini Developer API at %s with the configured API key.",
@@ -190,7 +192,7 @@ def _gateway(args: argparse.Namespace) -> int:
         )
     if config.general_settings.master_key is None:
         logger.warning("No master_key configured: the gateway is open to anyone who can reach it.")
-    gateway = _Binding(_GatewayServer(create_app(config)), gateway_socket)
+    gateway = _Binding(_GatewayServer(_gateway_app(config, args.config)), gateway_socket)
     logger.info(
         "gemgate gateway listening on %s (%d worker(s))", _url_of(gateway_socket), args.workers
     )
@@ -198,6 +200,16 @@ def _gateway(args: argparse.Namespace) -> int:
         # Last in the list: it starts after and stops before the emulator it talks to.
         return _serve([*emulator, gateway])
     return _serve_forked([emulator, *([gateway] for _ in range(args.workers))])
+
+
+def _gateway_app(config: ProxyConfig, path: Path | None) -> web.Application:
+    """The gateway's app; a deployment it cannot use is a config error naming the file."""
+    try:
+        return create_app(config)
+    except ConfigError as error:
+        if path is None:
+            raise
+        raise ConfigError(f"{path}: {error}") from error
 
 
 def _has_own_upstreams(config: ProxyConfig) -> bool:

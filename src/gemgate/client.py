@@ -7,7 +7,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -193,6 +193,24 @@ class AsyncChunkStream:
             await self.aclose()
             raise
         return self._pending.popleft()
+
+    async def batches(self) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The chunks in batches: all that one read of the body completed (a relay writes each
+        batch at once instead of one write per chunk)."""
+        await self.open()
+        try:
+            while True:
+                if self._pending:
+                    batch = list(self._pending)
+                    self._pending.clear()
+                    yield batch
+                    continue
+                self._decoder.raise_failure()
+                if self._is_drained or self._answer is None:
+                    return
+                self._take(await self._answer.next_bytes())
+        finally:
+            await self.aclose()
 
     def _take(self, data: bytes | None) -> None:
         """Decode the next bytes of the body; None means the body has ended."""

@@ -48,6 +48,28 @@ _CALL_OPTIONS = frozenset({"timeout", "num_retries", "drop_params", "stream_opti
                            "user", "tags", "encoding_format"})  # fmt: skip
 
 
+# More attempts than this only multiply the wait on an outage.
+MAX_RETRIES = 10
+
+
+def call_timeout(value: Any, *, model: str) -> float:
+    """The ``timeout`` argument as seconds (the default when absent); a 400 for anything else."""
+    if value is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise errors.BadRequestError(f"timeout must be a positive number of seconds, got {value!r}", model=model)  # fmt: skip
+    return float(value)
+
+
+def call_retries(value: Any, *, model: str) -> int:
+    """The ``num_retries`` argument (0 when absent); a 400 for anything but 0..MAX_RETRIES."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+        raise errors.BadRequestError(f"num_retries must be an integer from 0 to {MAX_RETRIES}, got {value!r}", model=model)  # fmt: skip
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class ChatTarget:
     """A chat call resolved and checked, before any network I/O."""
@@ -83,8 +105,8 @@ def prepare_chat(
         provider=provider,
         model=model_id,
         request={**rest, "messages": list(messages)},
-        timeout=float(options.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
-        num_retries=int(options.get("num_retries") or 0),
+        timeout=call_timeout(options.get("timeout"), model=model_id),
+        num_retries=call_retries(options.get("num_retries"), model=model_id),
         drop_params=bool(options.get("drop_params")),
         include_usage=bool(
             isinstance(stream_options, Mapping) and stream_options.get("include_usage")
@@ -293,8 +315,8 @@ def prepare_embedding(
     encoding_format = rest.pop("encoding_format", None)
     task_type = rest.pop("task_type", None)
     dimensions = rest.pop("dimensions", None)
-    timeout = float(rest.pop("timeout", None) or DEFAULT_TIMEOUT_SECONDS)
-    num_retries = int(rest.pop("num_retries", None) or 0)
+    timeout = call_timeout(rest.pop("timeout", None), model=model_id)
+    num_retries = call_retries(rest.pop("num_retries", None), model=model_id)
     for ignored in ("user", "metadata", "tags", "drop_params"):
         rest.pop(ignored, None)
     if rest:

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from gemgate.emulator import EmulatorSettings, create_emulator_app
+from gemgate.emulator.service_accounts import new_service_account
 from gemgate.proxy import ProxyConfig, create_app
 from gemgate.proxy.config import GeneralSettings
 from tests.conftest import TEST_API_KEY
-from tests.servers import serve
+from tests.servers import free_port, serve
+
+MASTER_KEY = "sk-gateway-master-5e1d"
+# The names `model_list_config` serves: the seed's chat model, a thinking model and an embedding
+# model (whose name must not contain "gemini": google-genai then embeds a list as one content).
+CHAT_MODEL = "gemini-flash"
+THINKING_MODEL = "gemini-2.5-flash"
+EMBEDDING_MODEL = "embedder"
 
 
 def gateway_config(
@@ -22,6 +32,52 @@ def gateway_config(
         gemini_api_base=api_base, gemini_api_key=SecretStr(api_key), request_timeout=timeout
     )
     return ProxyConfig(general_settings=settings)
+
+
+def model_list_config(
+    api_base: str, *, api_key: str = TEST_API_KEY, **settings: Any
+) -> ProxyConfig:
+    """A config serving the three model names above from ``api_base``, behind MASTER_KEY
+    (``settings`` adds to or overrides general_settings; master_key=None opens the gateway)."""
+    upstream = {"api_key": api_key, "api_base": api_base}
+    entries = [
+        {"model_name": CHAT_MODEL, "params": {"model": "gemini/gemini-2.0-flash", **upstream}},
+        {"model_name": THINKING_MODEL, "params": {"model": "gemini/gemini-2.5-flash", **upstream}},
+        {"model_name": EMBEDDING_MODEL, "params": {"model": "gemini/gemini-embedding-001", **upstream}},
+    ]  # fmt: skip
+    general = {"master_key": MASTER_KEY, **settings}
+    return ProxyConfig.model_validate({"model_list": entries, "general_settings": general})
+
+
+@pytest.fixture
+def aliased_gateway_url(emulator_url: str) -> Iterator[str]:
+    """Base URL of a gateway serving `model_list_config(emulator_url)` (master key: MASTER_KEY)."""
+    with serve(create_app(model_list_config(emulator_url))) as url:
+        yield url
+
+
+def vertex_config(api_base: str, key_file: dict[str, str]) -> ProxyConfig:
+    """A config serving `vertex-flash` (Vertex AI, service account ``key_file``) behind MASTER_KEY."""
+    params = {"model": "vertex_ai/gemini-2.5-flash", "vertex_credentials": key_file,
+              "vertex_location": "us-central1", "api_base": api_base}  # fmt: skip
+    return ProxyConfig.model_validate(
+        {"model_list": [{"model_name": "vertex-flash", "params": params}],
+         "general_settings": {"master_key": MASTER_KEY}}
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def vertex_upstream() -> Iterator[tuple[str, dict[str, str]]]:
+    """An emulator trusting a fresh service account; yields its URL and the account's key file."""
+    port = free_port()
+    key_file, account = new_service_account(
+        client_email="gateway@emulator-project.iam.gserviceaccount.com",
+        token_uri=f"http://127.0.0.1:{port}/token",
+        project_id="emulator-project",
+    )
+    settings = EmulatorSettings(service_accounts=(account,))
+    with serve(create_emulator_app(settings), port=port) as url:
+        yield url, key_file
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from gemgate import errors
 from gemgate.client import AsyncGeminiClient
 from gemgate.context_caches import ContextCaches
 from gemgate.proxy.auth import MasterKey
-from gemgate.proxy.config import ConfigError, ProxyConfig
+from gemgate.proxy.config import ProxyConfig
 from gemgate.proxy.metrics import GatewayMetrics
 from gemgate.proxy.middleware import add_request_id, gateway_middleware
 from gemgate.proxy.routes import ROUTES
@@ -30,18 +29,11 @@ def create_app(config: ProxyConfig, environ: Mapping[str, str] | None = None) ->
         middlewares=[gateway_middleware],
         client_max_size=int(settings.max_request_body_mb * MEGABYTE),
     )
-    targets = _targets(config, os.environ if environ is None else environ)
+    targets = ModelTargets(config, os.environ if environ is None else environ)
     app.add_routes(ROUTES)
     app.on_response_prepare.append(add_request_id)
     app.cleanup_ctx.append(_lifespan(config, targets))
     return app
-
-
-def _targets(config: ProxyConfig, environ: Mapping[str, str]) -> ModelTargets:
-    try:
-        return ModelTargets(config, environ)
-    except errors.GemgateError as error:
-        raise ConfigError(f"model_list: {error.message}") from error
 
 
 def _lifespan(

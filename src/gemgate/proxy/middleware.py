@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 
 from gemgate import errors
 from gemgate.proxy.access_log import log_access, request_id_of
-from gemgate.proxy.auth import presented_key
+from gemgate.proxy.auth import GOOGLE_KEY_HEADER, KEY_QUERY_PARAM, presented_key
 from gemgate.proxy.error_handlers import Surface, error_for_http_exception, error_response
 from gemgate.proxy.state import MODEL, REQUEST_ID, STATE, AppState
 
@@ -21,6 +21,8 @@ access_logger = logging.getLogger("gemgate.access")
 
 # Probes and scrapes answer without a key: they carry no model traffic.
 OPEN_PATHS = frozenset({"/health/liveliness", "/health/readiness", "/metrics"})
+# Sent by Google's SDKs (google-genai sends both), never by OpenAI's.
+GOOGLE_CALLER_HEADERS = (GOOGLE_KEY_HEADER, "x-goog-api-client")
 # A caller that leaves before the answer (nginx's convention; never sent on the wire).
 CLIENT_CLOSED = 499
 
@@ -32,7 +34,27 @@ def surface_of(request: web.Request) -> Surface:
         return Surface.GOOGLE
     if path.startswith("/v1/models/") and ":" in path:
         return Surface.GOOGLE
+    # GET /v1/models[/m] is both APIs' model list; Google's clients send its key header or ?key=.
+    if path.startswith("/v1/models") and _is_google_caller(request):
+        return Surface.GOOGLE
     return Surface.OPENAI
+
+
+def _is_google_caller(request: web.Request) -> bool:
+    headers = request.headers
+    return (
+        any(name in headers for name in GOOGLE_CALLER_HEADERS) or KEY_QUERY_PARAM in request.query
+    )
+
+
+def by_surface(*, google: Handler, openai: Handler) -> Handler:
+    """A handler for a path both APIs share, answering in the API the caller speaks."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        handler = google if surface_of(request) is Surface.GOOGLE else openai
+        return await handler(request)
+
+    return handle
 
 
 @web.middleware

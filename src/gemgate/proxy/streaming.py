@@ -49,26 +49,24 @@ async def relay_openai(
     """Relay Gemini chunks as OpenAI chunks; an upstream failure ends it with an error event."""
     response = await open_event_stream(request, "text/event-stream")
     try:
-        async for chunk in upstream:
-            await _write_openai(response, translator.feed(chunk), shape)
-        await _write_openai(response, translator.finish(), shape)
-        await response.write(OPENAI_DONE)
+        async for batch in upstream.batches():
+            data = b"".join(_openai_events(translator.feed(chunk), shape) for chunk in batch)
+            if data:
+                await response.write(data)
+        tail = _openai_events(translator.finish(), shape) + OPENAI_DONE
     except errors.GemgateError as error:
         logger.warning("upstream stream failed: %s", error)
-        await response.write(b"data: " + error_event(error, Surface.OPENAI) + b"\n\n")
+        tail = b"data: " + error_event(error, Surface.OPENAI) + b"\n\n"
     finally:
         await upstream.aclose()
-    await response.write_eof()
+    # The last events travel with the end of the body: one write instead of two.
+    await response.write_eof(tail)
     return response
 
 
-async def _write_openai(
-    response: web.StreamResponse, chunks: list[dict[str, Any]], shape: ChunkShape | None
-) -> None:
-    for chunk in chunks:
-        shaped = shape(chunk) if shape is not None else chunk
-        if shaped is not None:
-            await response.write(openai_event(shaped))
+def _openai_events(chunks: list[dict[str, Any]], shape: ChunkShape | None) -> bytes:
+    shaped = chunks if shape is None else (shape(chunk) for chunk in chunks)
+    return b"".join(openai_event(chunk) for chunk in shaped if chunk is not None)
 
 
 class GeminiRelay:
@@ -86,20 +84,24 @@ class GeminiRelay:
     async def relay(self, request: web.Request, upstream: AsyncChunkStream) -> web.StreamResponse:
         """Relay every chunk; an upstream failure ends the stream with Google's error object."""
         response = await open_event_stream(request, self.content_type)
+        tail = b""
         try:
-            async for chunk in upstream:
-                if chunk.get("usageMetadata"):
-                    self.usage = read_usage(chunk["usageMetadata"])
-                await response.write(self._frame(orjson.dumps(chunk)))
+            async for batch in upstream.batches():
+                await response.write(b"".join(self._framed(chunk) for chunk in batch))
         except errors.GemgateError as error:
             logger.warning("upstream stream failed: %s", error)
-            await response.write(self._frame(error_event(error, Surface.GOOGLE)))
+            tail = self._frame(error_event(error, Surface.GOOGLE))
         finally:
             await upstream.aclose()
         if not self.is_sse:
-            await response.write(close_array(is_empty=self._count == 0))
-        await response.write_eof()
+            tail += close_array(is_empty=self._count == 0)
+        await response.write_eof(tail)
         return response
+
+    def _framed(self, chunk: dict[str, Any]) -> bytes:
+        if chunk.get("usageMetadata"):
+            self.usage = read_usage(chunk["usageMetadata"])
+        return self._frame(orjson.dumps(chunk))
 
     def _frame(self, data: bytes) -> bytes:
         self._count += 1

@@ -11,11 +11,12 @@ from typing import Any
 from gemgate import errors
 from gemgate.providers.base import Provider
 from gemgate.providers.resolve import ProviderRegistry, resolve_model, split_transport_params
-from gemgate.proxy.config import ProxyConfig
+from gemgate.proxy.config import ConfigError, ProxyConfig
 from gemgate.routing.deployments import Deployment, DeploymentTable, pick_deployment
 
 # Direct model names are resolved once each; the cap keeps callers from growing it without end.
 MAX_DIRECT_TARGETS = 256
+OTHER_DIRECT_NAME = "other"
 _DIRECT_PREFIXES = ("gemini/", "vertex_ai/")
 
 
@@ -52,7 +53,10 @@ class ModelTargets:
         self._rng = rng or random.Random()
         self._table = DeploymentTable(config.deployments())
         # Resolved now, so a bad deployment stops start-up instead of failing its first request.
-        self._targets = {d.id: self._resolve(d) for d in config.deployments()}
+        self._targets = {
+            deployment.id: self._resolve_entry(index, deployment)
+            for index, deployment in enumerate(config.deployments())
+        }
         self._direct: dict[str, Target] = {}
 
     @property
@@ -87,12 +91,22 @@ class ModelTargets:
             params: dict[str, Any] = {"api_base": settings.gemini_api_base}
             if settings.gemini_api_key is not None:
                 params["api_key"] = settings.gemini_api_key.get_secret_value()
-            target = self._resolve(
-                Deployment(id=model, model_name=model, model=model, params=params)
-            )
-            if len(self._direct) < MAX_DIRECT_TARGETS:
+            is_kept = len(self._direct) < MAX_DIRECT_TARGETS
+            # Callers pick these names and each name is a metrics series for good: past the
+            # cap they share one.
+            name = model if is_kept else OTHER_DIRECT_NAME
+            target = self._resolve(Deployment(id=name, model_name=name, model=model, params=params))
+            if is_kept:
                 self._direct[model] = target
         return target
+
+    def _resolve_entry(self, index: int, deployment: Deployment) -> Target:
+        """A model_list deployment resolved; ConfigError naming the entry when it cannot be."""
+        try:
+            return self._resolve(deployment)
+        except errors.GemgateError as error:
+            where = f"model_list[{index}] ({deployment.model_name})"
+            raise ConfigError(f"{where}: {error.message}") from error
 
     def _resolve(self, deployment: Deployment) -> Target:
         transport, defaults = split_transport_params(deployment.params)
