@@ -52,5 +52,7 @@ def test_nested_reads_return_the_same_object_and_leave_the_input_alone() -> None
     response = ModelResponse(source)
     first = response.choices[0].message
     first.content = "changed"
-    assert response["choices"][0]["message"] is first and response.get("choices")[0].message is first
+    assert (
+        response["choices"][0]["message"] is first and response.get("choices")[0].message is first
+    )
     assert source == COMPLETION
