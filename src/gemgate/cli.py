@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import gc
 import json
 import logging
 import os
@@ -83,6 +84,7 @@ class _GatewayServer:
         runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
                                shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS)  # fmt: skip
         await runner.setup()
+        _tune_garbage_collection()
         try:
             for listening in sockets or []:
                 await web.SockSite(runner, listening, backlog=1024,
@@ -210,6 +212,24 @@ def _gateway_app(config: ProxyConfig, path: Path | None) -> web.Application:
         if path is None:
             raise
         raise ConfigError(f"{path}: {error}") from error
+
+
+# Every request allocates a few hundred short-lived objects; at the default threshold (700) the
+# youngest generation was collected several times per request. Measured on the chat route at 128
+# connections: 2 980 req/s with the default, 3 470 req/s with this.
+GC_THRESHOLDS = (20_000, 50, 1_000)
+
+
+def _tune_garbage_collection() -> None:
+    """Keep the objects made at start-up (modules, config, app) out of every later collection,
+    and collect the young generation less often.
+
+    A full collection walks every live object; with the libraries loaded that took tens of
+    milliseconds and stalled every request in flight (p99 at 32 connections went from 69 ms to
+    12 ms once start-up objects were frozen). Objects made while serving are collected as usual."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _has_own_upstreams(config: ProxyConfig) -> bool:
