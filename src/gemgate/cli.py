@@ -6,30 +6,32 @@ This is the only module that configures logging and the only one that prints.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import errno
-import gc
 import json
 import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
-import uvicorn
 from aiohttp import web
 
 from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_app, service_accounts
 from gemgate.emulator import schema as emulator_schema
 from gemgate.proxy import ConfigError, ProxyConfig, create_app, load_config
 from gemgate.proxy.access_log import JsonLinesFormatter
+from gemgate.serving import (
+    Binding,
+    GatewayServer,
+    StartupError,
+    bind,
+    serve,
+    serve_forked,
+    url_of,
+    uvicorn_server,
+)
 
 logger = logging.getLogger("gemgate.cli")
 
@@ -37,71 +39,13 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 EMULATOR_PORT = 8090
 EMULATOR_PROJECT = "emulator-project"
 EMULATOR_CLIENT_EMAIL = f"gemgate-emulator@{EMULATOR_PROJECT}.iam.gserviceaccount.com"
-# Seconds in-flight requests get to finish after a stop signal.
-GRACEFUL_SHUTDOWN_SECONDS = 10
 _SECRETS_IN_LOGS = re.compile(r"(?i)(\bkey=|\bbearer\s+)[^\s&\"']+|AIza[0-9A-Za-z_\-]{35}")
-
-
-class StartupError(Exception):
-    """Why gemgate cannot start, in one line."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line instead of argparse's usage block, so scripts see a single clear error.
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class _Serving(Protocol):
-    """What `_serve_together` drives: uvicorn's Server, or the gateway's aiohttp runner."""
-
-    started: bool
-    should_exit: bool
-    force_exit: bool
-
-    async def serve(self, sockets: list[socket.socket] | None = None) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Binding:
-    """A server and the socket it serves, bound before the server starts."""
-
-    server: _Serving
-    socket: socket.socket
-
-
-class _GatewayServer:
-    """The gateway's aiohttp app served on given sockets until `should_exit` is set."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.started = False
-        self.should_exit = False
-        self.force_exit = False
-
-    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
-        # Cancelling a handler when its caller leaves is what stops the upstream call too.
-        runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
-                               shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS)  # fmt: skip
-        await runner.setup()
-        _tune_garbage_collection()
-        try:
-            for listening in sockets or []:
-                await web.SockSite(runner, listening, backlog=1024,
-                                   shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS).start()  # fmt: skip
-            self.started = True
-            while not (self.should_exit or self.force_exit):
-                await asyncio.sleep(0.1)
-        finally:
-            await runner.cleanup()
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to `_serve_together`, which stops all servers."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,8 +124,8 @@ def _gateway(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level, is_json=(args.log_format or config.general_settings.log_format) == "json")  # fmt: skip
     for warning in config.warnings:
         logger.warning("%s", warning)
-    gateway_socket = _bind(args.host, args.port)
-    emulator: list[_Binding] = []
+    gateway_socket = bind(args.host, args.port)
+    emulator: list[Binding] = []
     if config.general_settings.gemini_api_key is None and not _has_own_upstreams(config):
         emulator_binding, config = _embedded_emulator(config, args.log_level)
         emulator.append(emulator_binding)
@@ -194,14 +138,14 @@ def _gateway(args: argparse.Namespace) -> int:
         )
     if config.general_settings.master_key is None:
         logger.warning("No master_key configured: the gateway is open to anyone who can reach it.")
-    gateway = _Binding(_GatewayServer(_gateway_app(config, args.config)), gateway_socket)
+    gateway = Binding(GatewayServer(_gateway_app(config, args.config)), gateway_socket)
     logger.info(
-        "gemgate gateway listening on %s (%d worker(s))", _url_of(gateway_socket), args.workers
+        "gemgate gateway listening on %s (%d worker(s))", url_of(gateway_socket), args.workers
     )
     if args.workers == 1:
         # Last in the list: it starts after and stops before the emulator it talks to.
-        return _serve([*emulator, gateway])
-    return _serve_forked([emulator, *([gateway] for _ in range(args.workers))])
+        return serve([*emulator, gateway])
+    return serve_forked([emulator, *([gateway] for _ in range(args.workers))])
 
 
 def _gateway_app(config: ProxyConfig, path: Path | None) -> web.Application:
@@ -214,24 +158,6 @@ def _gateway_app(config: ProxyConfig, path: Path | None) -> web.Application:
         raise ConfigError(f"{path}: {error}") from error
 
 
-# Every request allocates a few hundred short-lived objects; at the default threshold (700) the
-# youngest generation was collected several times per request. Measured on the chat route at 128
-# connections: 2 980 req/s with the default, 3 470 req/s with this.
-GC_THRESHOLDS = (20_000, 50, 1_000)
-
-
-def _tune_garbage_collection() -> None:
-    """Keep the objects made at start-up (modules, config, app) out of every later collection,
-    and collect the young generation less often.
-
-    A full collection walks every live object; with the libraries loaded that took tens of
-    milliseconds and stalled every request in flight (p99 at 32 connections went from 69 ms to
-    12 ms once start-up objects were frozen). Objects made while serving are collected as usual."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _has_own_upstreams(config: ProxyConfig) -> bool:
     """Whether every deployment names its own upstream (then no emulator is needed)."""
     return bool(config.model_list) and not any(
@@ -239,64 +165,30 @@ def _has_own_upstreams(config: ProxyConfig) -> bool:
     )
 
 
-def _serve_forked(groups: Sequence[Sequence[_Binding]]) -> int:
-    """Serve each non-empty group in its own process; stop them all when one stops or on a signal."""
-    children = [_fork(group) for group in groups if group]
-
-    def forward(signal_number: int, frame: object) -> None:
-        _signal_all(children, signal_number)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    remaining = set(children)
-    while remaining:
-        finished, _ = os.wait()
-        remaining.discard(finished)
-        _signal_all(remaining, signal.SIGTERM)
-    return 0
-
-
-def _fork(bindings: Sequence[_Binding]) -> int:
-    pid = os.fork()
-    if pid == 0:  # the child serves and never returns into the parent's code
-        status = 1
-        try:
-            status = _serve(bindings)
-        finally:
-            os._exit(status)
-    return pid
-
-
-def _signal_all(pids: Iterable[int], signal_number: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal_number)
-
-
-def _embedded_emulator(config: ProxyConfig, log_level: str) -> tuple[_Binding, ProxyConfig]:
+def _embedded_emulator(config: ProxyConfig, log_level: str) -> tuple[Binding, ProxyConfig]:
     """The built-in emulator on 127.0.0.1, and the config pointed at it with a fresh key."""
     try:
-        emulator_socket = _bind("127.0.0.1", EMULATOR_PORT)
+        emulator_socket = bind("127.0.0.1", EMULATOR_PORT)
     except StartupError:
-        emulator_socket = _bind("127.0.0.1", 0)
-    url = _url_of(emulator_socket)
+        emulator_socket = bind("127.0.0.1", 0)
+    url = url_of(emulator_socket)
     api_key = secrets.token_urlsafe(24)
     settings = EmulatorSettings(
         api_keys=frozenset({api_key}), strict_schema=emulator_schema.is_available()
     )
-    server = _server(create_emulator_app(settings), log_level)
+    server = uvicorn_server(create_emulator_app(settings), log_level)
     logger.info(
         "No GEMINI_API_KEY set: answering from the built-in Gemini emulator at %s "
         "(simulated replies).",
         url,
     )
-    return _Binding(server, emulator_socket), config.with_upstream(url, api_key)
+    return Binding(server, emulator_socket), config.with_upstream(url, api_key)
 
 
 def _emulate(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
-    listening = _bind(args.host, args.port)
-    url = _url_of(listening)
+    listening = bind(args.host, args.port)
+    url = url_of(listening)
     accounts = [_trusted_service_account(Path(path)) for path in args.service_account]
     if args.new_service_account is not None:
         accounts.append(_new_service_account(args.new_service_account, url))
@@ -308,7 +200,9 @@ def _emulate(args: argparse.Namespace) -> int:
         strict_schema=_strict_schema(is_requested=not args.no_strict),
     )
     logger.info("Gemini emulator listening on %s", url)
-    return _serve([_Binding(_server(create_emulator_app(settings), args.log_level), listening)])
+    return serve(
+        [Binding(uvicorn_server(create_emulator_app(settings), args.log_level), listening)]
+    )
 
 
 def _strict_schema(*, is_requested: bool) -> bool:
@@ -357,103 +251,6 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         os.fchmod(descriptor, 0o600)  # an existing file keeps its old mode otherwise
         file.write(text)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A bound TCP socket, so that a busy port fails here in one line, before any server starts."""
-    try:
-        family, kind, protocol, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        listening = socket.socket(family, kind, protocol)
-    except OSError as error:
-        raise StartupError(f"cannot listen on {host}:{port}: {_reason(error)}") from error
-    try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(address)
-    except OSError as error:
-        listening.close()
-        raise StartupError(f"cannot listen on {host}:{port}: {_reason(error)}") from error
-    return listening
-
-
-def _reason(error: OSError) -> str:
-    if error.errno == errno.EADDRINUSE:
-        return "address already in use"
-    return (error.strerror or str(error)).lower()
-
-
-def _url_of(bound: socket.socket) -> str:
-    host, port = bound.getsockname()[:2]
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _server(app: Any, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        # Logging is configured once, by _configure_logging; uvicorn's loggers are process-wide,
-        # so the embedded emulator's access lines show too.
-        log_config=None,
-        log_level=log_level,
-        ws="websockets-sansio",
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
-    return _Server(config)
-
-
-def _serve(bindings: Sequence[_Binding]) -> int:
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve_together(bindings))
-    return 0
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop  # optional: uvicorn[standard] brings it on POSIX
-    except ImportError:  # pragma: no cover - exercised only without uvloop
-        return None
-    return uvloop.new_event_loop
-
-
-async def _serve_together(bindings: Sequence[_Binding]) -> None:
-    """Serve until SIGINT/SIGTERM or until one server stops; stop in reverse order of start."""
-    stopping = _event_set_on_signals(bindings)
-    serving = [await _start(binding, stopping) for binding in bindings]
-    stop_requested = asyncio.create_task(stopping.wait())
-    await asyncio.wait([*serving, stop_requested], return_when=asyncio.FIRST_COMPLETED)
-    # The gateway stops first, so its in-flight requests can still reach the emulator.
-    for binding, task in reversed(list(zip(bindings, serving, strict=True))):
-        binding.server.should_exit = True
-        await task
-    stop_requested.cancel()
-    logger.info("gemgate stopped")
-
-
-async def _start(binding: _Binding, stopping: asyncio.Event) -> asyncio.Task[None]:
-    """Start serving ``binding`` and return once it listens (or gave up, or a stop came)."""
-    task = asyncio.create_task(binding.server.serve(sockets=[binding.socket]))
-    while not (binding.server.started or task.done() or stopping.is_set()):
-        await asyncio.sleep(0.01)
-    return task
-
-
-def _event_set_on_signals(bindings: Sequence[_Binding]) -> asyncio.Event:
-    stopping = asyncio.Event()
-
-    def on_signal() -> None:
-        if stopping.is_set():  # a second signal: do not wait for in-flight requests
-            for binding in bindings:
-                binding.server.force_exit = True
-        stopping.set()
-
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, on_signal)
-    return stopping
 
 
 def _configure_logging(level: str, *, is_json: bool = False) -> None:

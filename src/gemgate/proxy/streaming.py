@@ -5,7 +5,7 @@ upstream stream is closed however the relay ends, the caller leaving included.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 OPENAI_DONE = b"data: [DONE]\n\n"
 # Reshapes one chat.completion.chunk for the route (None: send nothing for it).
-ChunkShape = Callable[[dict[str, Any]], dict[str, Any] | None]
+ChunkShape = Callable[[dict[str, Any]], Mapping[str, Any] | None]
 
 
 async def open_event_stream(request: web.Request, content_type: str) -> web.StreamResponse:
@@ -35,7 +35,7 @@ async def open_event_stream(request: web.Request, content_type: str) -> web.Stre
     return response
 
 
-def openai_event(chunk: dict[str, Any]) -> bytes:
+def openai_event(chunk: Mapping[str, Any]) -> bytes:
     """One OpenAI SSE event (LF line ends, as OpenAI sends them)."""
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 

@@ -4,7 +4,8 @@ counted per deployment (the pass-through relay lives in upstream.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from gemgate import errors
@@ -29,14 +30,8 @@ async def send_json(
     """POST ``payload`` to ``method`` of the target's model and return Google's JSON answer."""
     call = build_call(target.provider, target.model_id, method, payload,
                       timeout=timeout, num_retries=num_retries)  # fmt: skip
-    started = time.perf_counter()
-    try:
+    with _observed(state, target):
         return await (client or state.client).send(call)
-    except errors.GemgateError as error:
-        state.metrics.count_upstream_error(target.model_name, target.deployment.id, error.status_code)  # fmt: skip
-        raise
-    finally:
-        state.metrics.observe_upstream(target.model_name, target.deployment.id, time.perf_counter() - started)  # fmt: skip
 
 
 async def open_stream(
@@ -51,9 +46,16 @@ async def open_stream(
     """Open streamGenerateContent on the target; Google's error is raised before any byte is sent."""
     stream = (client or state.client).stream(target.provider, target.model_id, "streamGenerateContent",
                                  payload, timeout=timeout, num_retries=num_retries)  # fmt: skip
+    with _observed(state, target):
+        return await stream.open()
+
+
+@contextmanager
+def _observed(state: AppState, target: Target) -> Iterator[None]:
+    """Time the upstream call in the block and count the error it ends with, per deployment."""
     started = time.perf_counter()
     try:
-        return await stream.open()
+        yield
     except errors.GemgateError as error:
         state.metrics.count_upstream_error(target.model_name, target.deployment.id, error.status_code)  # fmt: skip
         raise

@@ -3,6 +3,7 @@ same paths without /v1). Requests are translated by the SDK's own code (openai_a
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -136,7 +137,7 @@ async def _complete_chat(
         translator = stream_translator(chat)
         shape = completion_chunk_from_chat_chunk if is_text else None
         try:
-            return await relay_openai(request, upstream, translator, shape)  # type: ignore[arg-type]
+            return await relay_openai(request, upstream, translator, shape)
         finally:
             record_spend(state.metrics, target, translator.usage)
     answer = await send_json(state, target, "generateContent", payload, timeout=chat.timeout,
@@ -148,6 +149,6 @@ async def _complete_chat(
     return _json(completion, cost)
 
 
-def _json(body: Any, cost: Any = None) -> web.StreamResponse:
+def _json(body: Any, cost: Decimal | None = None) -> web.StreamResponse:
     response = web.Response(body=orjson.dumps(body), headers=JSON_HEADERS)
     return with_cost_header(response, cost)
