@@ -60,8 +60,8 @@ async def measure_calls(url: str) -> tuple[float, float]:
     return statistics.median(sdk), statistics.median(bare)
 
 
-def measure_import(runs: int = 7) -> float:
-    """Median seconds `import gemgate` adds to a bare interpreter start."""
+def measure_import(code: str = "import gemgate", runs: int = 7) -> float:
+    """Median seconds ``code`` (an import) adds to a bare interpreter start."""
 
     def timed(code: str) -> float:
         started = time.perf_counter()
@@ -69,7 +69,7 @@ def measure_import(runs: int = 7) -> float:
         return time.perf_counter() - started
 
     empty = statistics.median(timed("pass") for _ in range(runs))
-    loaded = statistics.median(timed("import gemgate") for _ in range(runs))
+    loaded = statistics.median(timed(code) for _ in range(runs))
     return loaded - empty
 
 
@@ -77,9 +77,12 @@ def main() -> None:
     with emulator_process() as url:
         sdk, bare = asyncio.run(measure_calls(url))
     seconds = measure_import()
+    # The call functions load the HTTP stack on first use: what a program pays before its first call.
+    first_use = measure_import("from gemgate import acompletion")
     print(f"acompletion per call: {sdk * 1e3:.3f} ms; bare post: {bare * 1e3:.3f} ms; "
           f"overhead {sdk / bare - 1:+.1%} (target <= +15%)")  # fmt: skip
-    print(f"import gemgate: {seconds:.3f} s (target < 0.3 s)")
+    print(f"import gemgate: {seconds:.3f} s (target < 0.3 s); "
+          f"with the call functions loaded: {first_use:.3f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

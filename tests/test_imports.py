@@ -46,7 +46,29 @@ def test_no_imports_inside_functions() -> None:
 
 
 def _is_optional_import(path: Path, number: int) -> bool:
-    """Imports inside `try:` blocks at module level are optional dependencies."""
+    """Imports inside `try:` blocks at module level are optional dependencies; those under
+    `if TYPE_CHECKING:` exist for the type checker only."""
     lines = path.read_text().splitlines()
     previous = lines[number - 2].strip() if number >= 2 else ""
-    return previous.startswith("try:") or previous.startswith("from ") or previous.startswith("import ")  # fmt: skip
+    return previous.startswith(("try:", "if TYPE_CHECKING:")) or previous.startswith("from ") or previous.startswith("import ")  # fmt: skip
+
+
+def test_importing_the_package_loads_no_http_stack() -> None:
+    probe = (
+        "import sys, gemgate; print(sorted({'aiohttp', 'httpx', 'google.auth'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("name", ["completion", "acompletion", "embedding", "google_genai"])
+def test_public_names_load_on_first_use(name: str) -> None:
+    assert getattr(gemgate, name) is getattr(gemgate, name)
+    assert name in dir(gemgate)
+
+
+def test_an_unknown_public_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'completions'"):
+        gemgate.completions  # noqa: B018

@@ -29,14 +29,20 @@ class ClientPool:
             weakref.WeakKeyDictionary()
         )
         self._sync: GeminiClient | None = None
+        # The loop asked last and its client: most programs run one loop, so most calls stop here.
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncGeminiClient] | None = None
 
     def for_running_loop(self) -> AsyncGeminiClient:
         """The async client of the running event loop (made on first use)."""
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
         with self._lock:
             client = self._async.get(loop)
             if client is None:
                 client = self._async[loop] = AsyncGeminiClient()
+            self._last = (weakref.ref(loop), client)
             return client
 
     def session_for_running_loop(self) -> aiohttp.ClientSession:
@@ -57,6 +63,7 @@ class ClientPool:
         """Close the running loop's async client (e.g. before the loop ends)."""
         with self._lock:
             client = self._async.pop(asyncio.get_running_loop(), None)
+            self._last = None
         if client is not None:
             await client.aclose()
 

@@ -152,3 +152,29 @@ def test_split_transport_params_separates_where_from_what() -> None:
     )
     assert transport == {"api_key": "k", "vertex_location": "eu", "extra_headers": {}}
     assert rest == {"temperature": 0}
+
+
+def test_a_registry_remembers_a_resolution_for_the_same_arguments() -> None:
+    registry = ProviderRegistry()
+    params = {"api_key": "k", "extra_headers": {"x-team": "a"}}
+    first = resolve_model("gemini/gemini-2.5-flash", params, env={}, registry=registry)
+    again = resolve_model("gemini/gemini-2.5-flash", dict(params), env={}, registry=registry)
+    assert again[0] is first[0]
+    other = resolve_model("gemini/gemini-2.5-flash", {"api_key": "k2"}, env={}, registry=registry)
+    assert other[0] is not first[0] and other[0].auth_headers_sync() != first[0].auth_headers_sync()
+
+
+def test_a_changed_environment_variable_is_read_again() -> None:
+    registry = ProviderRegistry()
+    first, _ = resolve_model("gemini/m", {}, env={"GEMINI_API_KEY": "old"}, registry=registry)
+    second, _ = resolve_model("gemini/m", {}, env={"GEMINI_API_KEY": "new"}, registry=registry)
+    assert first.auth_headers_sync() == {"x-goog-api-key": "old"}
+    assert second.auth_headers_sync() == {"x-goog-api-key": "new"}
+
+
+def test_credentials_given_as_a_mapping_resolve_afresh(vertex: VertexEmulator) -> None:
+    registry = ProviderRegistry()
+    params = {"vertex_credentials": dict(vertex.key_file), "vertex_location": "europe-west4"}
+    first, _ = resolve_model("vertex_ai/gemini-2.5-flash", params, env={}, registry=registry)
+    again, _ = resolve_model("vertex_ai/gemini-2.5-flash", params, env={}, registry=registry)
+    assert again is not first and again == first

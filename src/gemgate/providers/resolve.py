@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from gemgate import errors
@@ -29,6 +29,11 @@ TRANSPORT_PARAMS = frozenset(
     }
 )
 _VERTEX_PREFIXES = frozenset({"vertex_ai", "vertex_ai_beta"})
+# The variables Vertex AI reads: part of a remembered resolution's key, so a change counts.
+_VERTEX_ENV_NAMES = (vertex_ai.API_BASE_ENV, vertex_ai.CREDENTIALS_ENV,
+                     *vertex_ai.PROJECT_ENVS, *vertex_ai.LOCATION_ENVS)  # fmt: skip
+# Distinct (model, arguments, environment) resolutions kept; past it the memo starts over.
+MEMO_SIZE = 256
 
 
 class ProviderRegistry:
@@ -38,7 +43,20 @@ class ProviderRegistry:
         self._tokens: dict[str, AccessTokens] = {}
         # Key files named by path are read once, not on every call.
         self._key_files: dict[str, dict[str, Any]] = {}
+        # Resolutions already made: the same arguments give the same (immutable) provider.
+        self._resolved: dict[Hashable, tuple[Provider, str]] = {}
         self._lock = threading.Lock()
+
+    def resolved(self, key: Hashable) -> tuple[Provider, str] | None:
+        """A resolution made earlier under ``key``."""
+        return self._resolved.get(key)
+
+    def remember(self, key: Hashable, resolution: tuple[Provider, str]) -> None:
+        """Keep ``resolution`` under ``key`` (the memo is bounded)."""
+        with self._lock:
+            if len(self._resolved) >= MEMO_SIZE:
+                self._resolved.clear()
+            self._resolved[key] = resolution
 
     def access_tokens(self, source: KeyFileSource) -> AccessTokens:
         """The shared AccessTokens of the credential ``source`` names (a path, JSON or a dict)."""
@@ -73,17 +91,61 @@ def resolve_model(
     """The provider and bare model id for ``model``; raises before any network call when the
     prefix, credentials or transport arguments are wrong."""
     environment: Mapping[str, str] = os.environ if env is None else env
+    if registry is None:
+        return _resolve(model, params, environment, ProviderRegistry())
+    key = _memo_key(model, params, environment)
+    if key is None:
+        return _resolve(model, params, environment, registry)
+    known = registry.resolved(key)
+    if known is None:
+        known = _resolve(model, params, environment, registry)
+        registry.remember(key, known)
+    return known
+
+
+def _resolve(
+    model: str,
+    params: Mapping[str, Any],
+    environment: Mapping[str, str],
+    registry: ProviderRegistry,
+) -> tuple[Provider, str]:
     prefix, _, name = model.partition("/")
     if prefix == gemini_api.NAME and name:
         provider: Provider = _gemini(params, environment)
         return provider, model_id(name, provider=prefix)
     if prefix in _VERTEX_PREFIXES and name:
-        provider = _vertex(params, environment, registry or ProviderRegistry())
+        provider = _vertex(params, environment, registry)
         return provider, model_id(name, provider=vertex_ai.NAME)
     raise errors.BadRequestError(
         f"unknown provider prefix in model {model!r}: use gemini/<model> or vertex_ai/<model>",
         model=model,
     )
+
+
+def _memo_key(model: str, params: Mapping[str, Any], env: Mapping[str, str]) -> Hashable | None:
+    """What a resolution depends on, or None when an argument is not plain text (e.g. a key file
+    given as a dict), which is then resolved afresh."""
+    arguments: list[tuple[str, Any]] = []
+    for name, value in params.items():
+        if name == "extra_headers" and isinstance(value, Mapping) and _is_text_map(value):
+            value = tuple(value.items())
+        elif value is not None and not isinstance(value, str):
+            return None
+        arguments.append((name, value))
+    return model, frozenset(arguments), tuple(map(env.get, _env_names(model, params)))
+
+
+def _env_names(model: str, params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The environment variables a resolution of ``model`` with ``params`` would read."""
+    if model.startswith("vertex_ai"):
+        return _VERTEX_ENV_NAMES
+    # A given key or base makes the Developer API's variables irrelevant (and reading them costs).
+    names = () if params.get("api_key") else gemini_api.API_KEY_ENVS
+    return names + (() if params.get("api_base") else (gemini_api.API_BASE_ENV,))
+
+
+def _is_text_map(values: Mapping[Any, Any]) -> bool:
+    return all(isinstance(key, str) and isinstance(value, str) for key, value in values.items())
 
 
 def split_transport_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -146,8 +208,6 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
 
 def _headers(params: Mapping[str, Any]) -> dict[str, str]:
     headers = params.get("extra_headers") or {}
-    if not isinstance(headers, Mapping) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in headers.items()
-    ):
+    if not isinstance(headers, Mapping) or not _is_text_map(headers):
         raise errors.BadRequestError("extra_headers must map header names to string values")
     return dict(headers)
