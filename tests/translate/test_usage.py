@@ -57,6 +57,13 @@ def test_read_usage_counts(metadata: dict[str, Any] | None, expected: Usage) -> 
     assert read_usage(metadata) == expected
 
 
+@pytest.mark.parametrize("details", [7, "AUDIO", {"modality": "AUDIO", "tokenCount": 3}])
+def test_read_usage_counts_malformed_modality_details_as_none(details: object) -> None:
+    metadata = {"promptTokenCount": 5, "promptTokensDetails": details,
+                "candidatesTokenCount": 2, "candidatesTokensDetails": details}  # fmt: skip
+    assert read_usage(metadata) == Usage(prompt_tokens=5, completion_tokens=2)
+
+
 def test_read_usage_takes_audio_and_image_tokens_from_modality_details() -> None:
     metadata = {
         "promptTokenCount": 600,

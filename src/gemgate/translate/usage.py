@@ -44,8 +44,8 @@ def read_usage(usage_metadata: Mapping[str, Any] | None) -> Usage:
     answer = _count(metadata.get("candidatesTokenCount", metadata.get("responseTokenCount")))
     answer_details = metadata.get("candidatesTokensDetails", metadata.get("responseTokensDetails"))
     prompt_details = [
-        *(metadata.get("promptTokensDetails") or []),
-        *(metadata.get("toolUsePromptTokensDetails") or []),
+        *_details(metadata.get("promptTokensDetails")),
+        *_details(metadata.get("toolUsePromptTokensDetails")),
     ]
     return Usage(
         # promptTokenCount already counts cached tokens; tool results fed back are billed as input.
@@ -55,9 +55,9 @@ def read_usage(usage_metadata: Mapping[str, Any] | None) -> Usage:
         reasoning_tokens=thoughts,
         tool_use_prompt_tokens=tool_use,
         prompt_audio_tokens=_modality_count(prompt_details, "AUDIO"),
-        completion_audio_tokens=_modality_count(answer_details, "AUDIO"),
+        completion_audio_tokens=_modality_count(_details(answer_details), "AUDIO"),
         prompt_image_tokens=_modality_count(prompt_details, "IMAGE"),
-        completion_image_tokens=_modality_count(answer_details, "IMAGE"),
+        completion_image_tokens=_modality_count(_details(answer_details), "IMAGE"),
     )
 
 
@@ -86,6 +86,11 @@ def _count(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     return 0
+
+
+def _details(value: object) -> list[ModalityTokenCount]:
+    # Lists of per-modality counts; anything else (a malformed answer) counts as none.
+    return value if isinstance(value, list) else []
 
 
 def _modality_count(details: Iterable[ModalityTokenCount] | None, modality: str) -> int:
