@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -23,10 +24,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 for the duration of the block; yield its base URL."""
+def serve(
+    app: Any, *, port: int | None = None, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 for the duration of the block; yield its base URL.
+    An ``ssl_context`` (aiohttp apps only) serves it over TLS, at an https:// URL."""
     if isinstance(app, web.Application):
-        with _serve_aiohttp(app, port or free_port()) as url:
+        with _serve_aiohttp(app, port or free_port(), ssl_context) as url:
             yield url
         return
     chosen = port or free_port()
@@ -55,7 +59,9 @@ def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
 
 
 @contextmanager
-def _serve_aiohttp(app: web.Application, port: int) -> Iterator[str]:
+def _serve_aiohttp(
+    app: web.Application, port: int, ssl_context: ssl.SSLContext | None
+) -> Iterator[str]:
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
     started = threading.Event()
@@ -63,7 +69,9 @@ def _serve_aiohttp(app: web.Application, port: int) -> Iterator[str]:
     def run() -> None:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_until_complete(
+            web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
+        )
         started.set()
         loop.run_forever()
         loop.run_until_complete(runner.cleanup())
@@ -74,7 +82,7 @@ def _serve_aiohttp(app: web.Application, port: int) -> Iterator[str]:
     if not started.wait(timeout=10):
         raise RuntimeError("test gateway did not start")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)

@@ -71,6 +71,7 @@ def gemgate(
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=env if env is not None else _environment(),
+            cwd=tmp_path,  # the embedded database and spend journal are made here
         )
     try:
         _wait_until_listening(process, port, log_path)

@@ -89,8 +89,9 @@ def running_gateway(
     command = [GEMGATE, "--config", str(config), "--port", str(port), *args]
     with log_path.open("wb") as sink:
         # Its own session, so a failed test can stop the workers it forked too.
+        # In tmp_path: the embedded database and spend journal are made in the working folder.
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)  # fmt: skip
+                                   start_new_session=True, cwd=tmp_path)  # fmt: skip
     gateway = Gateway(process, f"http://127.0.0.1:{port}", log_path)
     try:
         _wait_until_ready(gateway)
@@ -259,7 +260,7 @@ def test_config_error_exits_1_naming_the_file_and_the_key(
 
     result = subprocess.run(
         [GEMGATE, "--config", str(path), "--port", str(free_port())],
-        capture_output=True, text=True, timeout=START_SECONDS,
+        capture_output=True, text=True, timeout=START_SECONDS, cwd=path.parent,
         env=_environment(GEMINI_API_KEY=REAL_KEY, GEMGATE_MASTER_KEY=MASTER_KEY),
     )  # fmt: skip
 

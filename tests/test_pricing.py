@@ -162,6 +162,21 @@ def test_model_spellings_resolve_to_their_price(
 
 
 @pytest.mark.parametrize(
+    ("spelling", "name"),
+    [
+        ("models/gemini-2.0-flash-001", "gemini-2.0-flash"),
+        ("gemini-2.5-flash-native-audio-preview-09-2025", "gemini-live-2.5-flash"),
+        ("gemini-2.5-pro", "gemini-2.5-pro"),
+        ("gpt-4o", None),
+    ],
+)
+def test_priced_name_is_the_tables_name_for_a_spelling(
+    table: PriceTable, spelling: str, name: str | None
+) -> None:
+    assert table.priced_name(spelling) == name
+
+
+@pytest.mark.parametrize(
     "model", ["gpt-4o", "gemini-flash-latest", "gemini-exp-1206", "", "models/"]
 )
 def test_unknown_model_costs_none(table: PriceTable, model: str) -> None:

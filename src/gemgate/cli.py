@@ -1,4 +1,5 @@
-"""The `gemgate` command: the gateway (`gemgate`) and the offline emulator (`gemgate emulate`).
+"""The `gemgate` command: the gateway (`gemgate`), the offline emulator (`gemgate emulate`) and
+database migrations (`gemgate db upgrade`).
 
 This is the only module that configures logging and the only one that prints.
 """
@@ -6,6 +7,7 @@ This is the only module that configures logging and the only one that prints.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -17,11 +19,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from aiohttp import web
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_app, service_accounts
 from gemgate.emulator import schema as emulator_schema
 from gemgate.proxy import ConfigError, ProxyConfig, create_app, load_config
 from gemgate.proxy.access_log import JsonLinesFormatter
+from gemgate.proxy.storage.database import (
+    async_database_url,
+    open_database,
+    resolve_database_url,
+    upgrade_database,
+)
 from gemgate.serving import (
     Binding,
     GatewayServer,
@@ -54,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments[:1] == ["emulate"]:
             return _emulate(_emulate_parser().parse_args(arguments[1:]))
+        if arguments[:1] == ["db"]:
+            return _db(_db_parser().parse_args(arguments[1:]))
         return _gateway(_gateway_parser().parse_args(arguments))
     except (StartupError, ConfigError) as error:
         print(f"gemgate: {error}", file=sys.stderr)
@@ -66,7 +78,8 @@ def _gateway_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gemgate",
         description="Serve the gemgate gateway in front of Google's Gemini API.",
-        epilog="Run `gemgate emulate --help` for the offline Gemini emulator.",
+        epilog="Run `gemgate emulate --help` for the offline Gemini emulator and "
+        "`gemgate db --help` for database migrations.",
     )
     parser.add_argument("--config", type=Path, help="config.yaml (general_settings, ...)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -106,6 +119,24 @@ def _emulate_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _db_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gemgate db", description="Manage gemgate's database.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    upgrade = commands.add_parser(
+        "upgrade",
+        help="apply pending migrations (the gateway also does this at start-up)",
+        description="Apply pending migrations to the database.",
+    )
+    upgrade.add_argument(
+        "--database-url",
+        help="postgresql://… or sqlite:///path (default: config's database_url, "
+        "then $DATABASE_URL, then sqlite:///gemgate.db)",
+    )
+    upgrade.add_argument("--config", type=Path, help="config.yaml holding general_settings")
+    upgrade.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
+    return parser
+
+
 def _workers(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 64:
         raise argparse.ArgumentTypeError(f"not a worker count (1-64): {text!r}")
@@ -125,6 +156,7 @@ def _gateway(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         logger.warning("%s", warning)
     gateway_socket = bind(args.host, args.port)
+    config = _with_database(config)
     emulator: list[Binding] = []
     if config.general_settings.gemini_api_key is None and not _has_own_upstreams(config):
         emulator_binding, config = _embedded_emulator(config, args.log_level)
@@ -146,6 +178,19 @@ def _gateway(args: argparse.Namespace) -> int:
         # Last in the list: it starts after and stops before the emulator it talks to.
         return serve([*emulator, gateway])
     return serve_forked([emulator, *([gateway] for _ in range(args.workers))])
+
+
+def _with_database(config: ProxyConfig) -> ProxyConfig:
+    """``config`` with a database: the configured one, else the embedded SQLite file."""
+    settings = config.general_settings
+    url = resolve_database_url(settings.database_url, os.environ)
+    try:
+        async_database_url(url)  # an unusable URL is a config error before anything starts
+    except ValueError as error:
+        raise ConfigError(f"general_settings.database_url: {error}") from error
+    logger.info("Keys and spend kept in %s", make_url(url).render_as_string(hide_password=True))
+    update = {"general_settings": settings.model_copy(update={"database_url": url})}
+    return config.model_copy(update=update)
 
 
 def _gateway_app(config: ProxyConfig, path: Path | None) -> web.Application:
@@ -203,6 +248,30 @@ def _emulate(args: argparse.Namespace) -> int:
     return serve(
         [Binding(uvicorn_server(create_emulator_app(settings), args.log_level), listening)]
     )
+
+
+def _db(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_level)
+    configured = args.database_url
+    if configured is None and args.config is not None:
+        configured = load_config(args.config, os.environ).general_settings.database_url
+    url = resolve_database_url(configured, os.environ)
+    try:
+        async_database_url(url)  # refuse an unusable URL before connecting
+        revision = asyncio.run(_upgrade(url))
+    except ValueError as error:
+        raise StartupError(str(error)) from error
+    except (SQLAlchemyError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StartupError(f"cannot upgrade the database: {reason}") from error
+    shown = make_url(url).render_as_string(hide_password=True)
+    print(f"database {shown} is at revision {revision}")
+    return 0
+
+
+async def _upgrade(url: str) -> str:
+    async with open_database(url, migrate=False) as engine:
+        return await upgrade_database(engine)
 
 
 def _strict_schema(*, is_requested: bool) -> bool:

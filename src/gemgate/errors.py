@@ -10,6 +10,7 @@
     ├── NotFoundError (404, NOT_FOUND)
     ├── Timeout (408/504, DEADLINE_EXCEEDED)
     ├── RateLimitError (429, RESOURCE_EXHAUSTED; retry_after from Google's RetryInfo)
+    │   └── BudgetExceededError (a virtual key's or team's budget is spent)
     ├── InternalServerError (500, INTERNAL)
     │   └── JSONSchemaValidationError (the answer does not match the requested schema)
     ├── ServiceUnavailableError (503, UNAVAILABLE)
@@ -111,6 +112,11 @@ class RateLimitError(GemgateError):
     def __init__(self, message: str, *, retry_after: float | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.retry_after = retry_after
+
+
+class BudgetExceededError(RateLimitError):
+    # OpenAI answers a spent quota with 429 and this type; retry_after is the budget's reset, if any.
+    openai_type = "insufficient_quota"
 
 
 class InternalServerError(GemgateError):

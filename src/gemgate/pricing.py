@@ -146,11 +146,16 @@ class PriceTable:
 
     def prices_of(self, model: str) -> tuple[Price, ...] | None:
         """The dated prices of ``model`` (any of its spellings), or None when unknown."""
+        name = self.priced_name(model)
+        return None if name is None else self.models[name]
+
+    def priced_name(self, model: str) -> str | None:
+        """The table's name for ``model`` (aliases followed, version suffixes dropped), or None."""
         name = bare_model_id(model)
         while True:
             target = _follow_aliases(name, self.aliases)
             if target in self.models:
-                return self.models[target]
+                return target
             shorter = _SUFFIX.sub("", name)
             if shorter == name or not shorter:
                 return None

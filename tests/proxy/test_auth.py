@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from multidict import CIMultiDict
 
-from gemgate.proxy.auth import MasterKey, presented_key
+from gemgate.proxy.auth import MasterKey, gateway_key, google_authorization, presented_key
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,41 @@ def test_master_key_is_frozen() -> None:
 def test_empty_master_key_is_refused(secret: str) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
         MasterKey(secret)
+
+
+GOOGLE_TOKEN = {"Authorization": "Bearer ya29.google"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "expected"),
+    [
+        ("/vertex_ai/v1/x", {**GOOGLE_TOKEN, "x-gemgate-api-key": "sk-g"}, "sk-g"),
+        ("/vertex-ai/v1/x", {**GOOGLE_TOKEN, "x-litellm-api-key": "Bearer sk-l"}, "sk-l"),
+        ("/vertex_ai/v1/x", GOOGLE_TOKEN, "ya29.google"),
+        ("/vertex_ai/v1/x", {**GOOGLE_TOKEN, "x-gemgate-api-key": "Bearer "}, "ya29.google"),
+        ("/gemini/v1beta/x", {**GOOGLE_TOKEN, "x-gemgate-api-key": "sk-g"}, "ya29.google"),
+        ("/v1/chat/completions", {"x-litellm-api-key": "sk-l"}, "sk-l"),
+    ],
+)
+def test_vertex_routes_read_the_gateway_key_from_its_own_headers_first(
+    path: str, headers: dict[str, str], expected: str
+) -> None:
+    assert gateway_key(path, CIMultiDict(headers), {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "is_gateway_keyed", "expected"),
+    [
+        ({**GOOGLE_TOKEN, "x-gemgate-api-key": "sk-g"}, True, "Bearer ya29.google"),
+        ({**GOOGLE_TOKEN, "x-litellm-api-key": "Bearer sk-l"}, True, "Bearer ya29.google"),
+        (GOOGLE_TOKEN, True, None),
+        (GOOGLE_TOKEN, False, "Bearer ya29.google"),
+        ({"x-gemgate-api-key": "sk-g"}, True, None),
+    ],
+)
+def test_authorization_goes_to_google_only_when_it_was_not_the_gateway_key(
+    headers: dict[str, str], is_gateway_keyed: bool, expected: str | None
+) -> None:
+    found = google_authorization(CIMultiDict(headers), is_gateway_keyed=is_gateway_keyed)
+
+    assert found == expected

@@ -415,7 +415,7 @@ def test_unknown_sections_and_keys_warn_instead_of_failing() -> None:
         + "    tpm: 5\n"
         + "general_settings:\n  gemini_api_kye: x\n  alerting: [slack]\n"
         + "router_settings: {routing_strategy: least-busy}\n"
-        + "litellm_settings: {drop_params: true}\ncache: true\npass_through: []\n"
+        + "litellm_settings: {drop_params: true}\ncache: true\ncallback_settings: []\n"
     )
 
     config = parse_config(text, {}, source="config.yaml")
@@ -424,7 +424,7 @@ def test_unknown_sections_and_keys_warn_instead_of_failing() -> None:
         "config.yaml: router_settings: unknown section, ignored",
         "config.yaml: litellm_settings: unknown section, ignored",
         "config.yaml: cache: unknown section, ignored",
-        "config.yaml: pass_through: unknown section, ignored",
+        "config.yaml: callback_settings: unknown section, ignored",
         "config.yaml: general_settings.gemini_api_kye: unknown setting, ignored (did you mean gemini_api_key?)",
         "config.yaml: general_settings.alerting: unknown setting, ignored",
         "config.yaml: model_list[0].tpm: unknown key, ignored",
@@ -465,3 +465,117 @@ def test_deployment_secrets_are_hidden_when_the_config_is_printed() -> None:
     assert "db-secret" not in printed
     assert "pk-secret" not in printed
     assert "vertex_ai/a" in printed
+
+
+def test_pass_through_section_is_read() -> None:
+    text = """
+pass_through:
+  gemini: {base_url: "http://gemini.test/"}
+  vertex_ai:
+    project: my-project
+    location: europe-west4
+    credentials: {type: service_account}
+    base_url: http://vertex.test
+    discovery_base_url: http://discovery.test/
+"""
+
+    pass_through = parse_config(text, {}).pass_through
+
+    assert pass_through.gemini.base_url == "http://gemini.test"
+    vertex = pass_through.vertex_ai
+    assert (vertex.project, vertex.location) == ("my-project", "europe-west4")
+    assert vertex.credentials == {"type": "service_account"}
+    assert (vertex.base_url, vertex.discovery_base_url) == ("http://vertex.test", "http://discovery.test")  # fmt: skip
+    assert "service_account" not in repr(vertex)
+
+
+def test_pass_through_defaults_are_googles_hosts_and_no_credentials() -> None:
+    pass_through = parse_config("", {}).pass_through
+
+    assert pass_through.gemini.base_url is None
+    assert pass_through.vertex_ai.base_url is None
+    assert pass_through.vertex_ai.credentials is None
+    assert pass_through.vertex_ai.discovery_base_url == "https://discoveryengine.googleapis.com"
+
+
+def test_env_fills_the_vertex_defaults_the_file_leaves_out() -> None:
+    environ = {
+        "DEFAULT_VERTEXAI_PROJECT": "env-project",
+        "DEFAULT_VERTEXAI_LOCATION": "us-east4",
+        "DEFAULT_GOOGLE_APPLICATION_CREDENTIALS": "/keys/sa.json",
+        "VERTEX_API_BASE": "http://127.0.0.1:8090/",
+    }
+    text = "pass_through:\n  vertex_ai:\n    project: file-project\n"
+
+    vertex = parse_config(text, environ).pass_through.vertex_ai
+
+    assert (vertex.project, vertex.location) == ("file-project", "us-east4")
+    assert (vertex.credentials, vertex.base_url) == ("/keys/sa.json", "http://127.0.0.1:8090")
+
+
+def test_litellm_default_vertex_config_fills_the_vertex_defaults() -> None:
+    text = (
+        "default_vertex_config:\n  vertex_project: lite-project\n  vertex_location: us-central1\n"
+        "  vertex_credentials: os.environ/KEY_PATH\n"
+    )
+
+    config = parse_config(text, {"KEY_PATH": "/keys/sa.json"})
+
+    vertex = config.pass_through.vertex_ai
+    assert (vertex.project, vertex.location, vertex.credentials) == (
+        "lite-project", "us-central1", "/keys/sa.json",
+    )  # fmt: skip
+    assert config.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "pass_through:\n  vertex_ai:\n    projct: p\n",
+            "c.yaml: pass_through.vertex_ai.projct: unknown key",
+        ),
+        (
+            "pass_through:\n  gemini:\n    base_url: ftp://h\n",
+            "c.yaml: pass_through.gemini.base_url: must be an http:// or https:// URL",
+        ),
+        (
+            "pass_through:\n  vertex_ai:\n    base_url: http://h/?key=1\n",
+            "c.yaml: pass_through.vertex_ai.base_url: must not carry a query or fragment",
+        ),
+        ("pass_through: [1]\n", "c.yaml: pass_through: must be a mapping"),
+        (
+            "pass_through:\n  vertex_ai:\n    credentials: [1]\n",
+            "c.yaml: pass_through.vertex_ai.credentials",
+        ),
+        (
+            _entry("{model: gemini/gemini-2.5-flash, use_in_pass_through: true}"),
+            "c.yaml: model_list[0].params: use_in_pass_through needs a vertex_ai/<model> deployment",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_pass_through_settings_name_the_key(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, {}, source="c.yaml")
+
+    assert str(raised.value).startswith(expected)
+
+
+def test_use_in_pass_through_is_a_router_setting_not_a_call_parameter() -> None:
+    text = _entry(
+        "{model: vertex_ai/gemini-2.5-flash, use_in_pass_through: true, temperature: 0.5}"
+    )
+
+    config = parse_config(text, {})
+
+    assert config.model_list[0].params.use_in_pass_through is True
+    assert config.deployments()[0].params == {"temperature": 0.5}
+
+
+def test_with_upstream_sends_the_gemini_pass_through_to_the_emulator_too() -> None:
+    config = parse_config("pass_through:\n  gemini: {base_url: 'https://google.test'}\n", {})
+
+    moved = config.with_upstream("http://127.0.0.1:8090", "emulator-key")
+
+    assert moved.pass_through.gemini.base_url is None
+    assert moved.general_settings.gemini_api_base == "http://127.0.0.1:8090"

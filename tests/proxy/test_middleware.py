@@ -123,6 +123,9 @@ def test_without_a_master_key_the_gateway_is_open(emulator_url: str) -> None:
         ("/v1alpha/models/m:countTokens", {}, Surface.GOOGLE),
         ("/gemini/v1beta/models", {}, Surface.GOOGLE),
         ("/v1/chat/completions?key=k", {"x-goog-api-key": "k"}, Surface.OPENAI),
+        ("/v1/acct/gw/google-ai-studio/v1/models/m:generateContent", {}, Surface.GOOGLE),
+        ("/v1/acct/gw/compat/chat/completions", {"x-goog-api-key": "k"}, Surface.OPENAI),
+        ("/v1/acct/google-ai-studio/x", {}, Surface.OPENAI),
     ],
 )
 def test_surface_of_a_request(path: str, headers: dict[str, str], surface: Surface) -> None:

@@ -1,4 +1,4 @@
-"""Pass-through mapping: target URL, query without `key=`, forwarded headers (pure functions)."""
+"""Pass-through headers (pure): what is forwarded to Google, what is relayed back, the Gemini mapping."""
 
 from __future__ import annotations
 
@@ -10,43 +10,9 @@ from gemgate.proxy.upstream import (
     forwarded_headers,
     gemini_request,
     has_body,
-    query_without_key,
-    target_url,
+    relayed_headers,
+    secrets_of,
 )
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("", ""),
-        ("key=abc", ""),
-        ("alt=sse&key=abc", "alt=sse"),
-        ("key=abc&alt=sse&pageSize=2", "alt=sse&pageSize=2"),
-        ("k%65y=abc&alt=sse", "alt=sse"),
-        ("key&alt=sse", "alt=sse"),
-        ("keys=1&apikey=2", "keys=1&apikey=2"),
-        ("pageToken=a%2Bb&key=x", "pageToken=a%2Bb"),
-    ],
-)
-def test_query_loses_every_key_parameter_and_keeps_the_rest(query: str, expected: str) -> None:
-    assert query_without_key(query) == expected
-
-
-@pytest.mark.parametrize(
-    ("base", "path", "query", "expected"),
-    [
-        (
-            "https://generativelanguage.googleapis.com",
-            "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
-            "alt=sse&key=caller",
-            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-        ),
-        ("http://127.0.0.1:8090/", "/v1/models", "", "http://127.0.0.1:8090/v1/models"),
-        ("http://host/prefix", "/v1/models", "key=x", "http://host/prefix/v1/models"),
-    ],
-)
-def test_target_url_joins_base_and_path(base: str, path: str, query: str, expected: str) -> None:
-    assert target_url(base, path, query) == expected
 
 
 def test_caller_credentials_and_hop_by_hop_headers_are_not_forwarded() -> None:
@@ -54,13 +20,17 @@ def test_caller_credentials_and_hop_by_hop_headers_are_not_forwarded() -> None:
         ("Host", "gateway:4000"),
         ("Authorization", "Bearer sk-caller"),
         ("x-goog-api-key", "caller-key"),
+        ("x-gemgate-api-key", "sk-gateway"),
+        ("x-litellm-api-key", "Bearer sk-gateway"),
+        ("Cookie", "session=1"),
+        ("x-goog-user-project", "callers-project"),
         ("Connection", "keep-alive"),
         ("Transfer-Encoding", "chunked"),
         ("Content-Type", "application/json"),
         ("User-Agent", "google-genai-sdk/3.4.0"),
     ]
 
-    forwarded = forwarded_headers(caller, "real-key")
+    forwarded = forwarded_headers(caller, [("x-goog-api-key", "real-key")])
 
     assert forwarded == [
         ("Content-Type", "application/json"),
@@ -70,8 +40,14 @@ def test_caller_credentials_and_hop_by_hop_headers_are_not_forwarded() -> None:
     ]
 
 
+def test_headers_the_connection_header_names_are_not_forwarded() -> None:
+    caller = [("Connection", "close, X-Hop-Secret"), ("x-hop-secret", "1"), ("x-kept", "2")]
+
+    assert forwarded_headers(caller, []) == [("x-kept", "2"), ("accept-encoding", "identity")]
+
+
 def test_caller_accept_encoding_is_kept_because_bytes_are_relayed_as_they_come() -> None:
-    forwarded = forwarded_headers([("accept-encoding", "gzip")], None)
+    forwarded = forwarded_headers([("accept-encoding", "gzip")], [])
 
     assert forwarded == [("accept-encoding", "gzip")]
 
@@ -94,6 +70,60 @@ def test_configured_key_travels_in_the_header_never_in_the_url() -> None:
 
     assert "real" not in outgoing.url
     assert ("x-goog-api-key", "real") in outgoing.headers
+    assert outgoing.secrets == ("real",)
+
+
+def test_pass_through_base_url_wins_over_the_gateway_default() -> None:
+    settings = GeneralSettings(gemini_api_base="http://default:1")
+
+    outgoing = gemini_request(
+        settings, "GET", "/v1beta/models", "", [], base_url="http://pass-through:2/"
+    )
+
+    assert outgoing.url == "http://pass-through:2/v1beta/models"
+
+
+def test_repr_of_an_outgoing_request_shows_no_credentials() -> None:
+    settings = GeneralSettings(gemini_api_base="http://h:1", gemini_api_key=SecretStr("real-k"))
+
+    outgoing = gemini_request(settings, "GET", "/v1beta/models", "", [])
+
+    assert "real-k" not in repr(outgoing)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "expected"),
+    [
+        ([("x-goog-api-key", "AIza-key")], ("AIza-key",)),
+        ([("authorization", "Bearer ya29.token"), ("x-goog-user-project", "p")], ("ya29.token",)),
+        ([("Authorization", "Basic dXNlcg==")], ("Basic dXNlcg==",)),
+        ([], ()),
+    ],
+)
+def test_secrets_are_the_key_or_the_bearer_token(
+    credentials: list[tuple[str, str]], expected: tuple[str, ...]
+) -> None:
+    assert secrets_of(credentials) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (
+            [("Location", "https://h/v1/x?key=real&alt=sse"), ("content-type", "a/b")],
+            [("Location", "https://h/v1/x?alt=sse"), ("content-type", "a/b")],
+        ),
+        ([("location", "https://h/v1/x?key=real")], [("location", "https://h/v1/x")]),
+        ([("Location", "https://h/?token=ya29.tok")], []),
+        ([("x-debug-auth", "Bearer ya29.tok"), ("x-kept", "1")], [("x-kept", "1")]),
+        ([("Date", "today"), ("Server", "ESF"), ("Transfer-Encoding", "chunked")], []),
+        ([("Connection", "x-hop"), ("x-hop", "1"), ("x-kept", "2")], [("x-kept", "2")]),
+    ],
+)
+def test_relayed_headers_never_carry_our_credentials(
+    headers: list[tuple[str, str]], expected: list[tuple[str, str]]
+) -> None:
+    assert relayed_headers(headers, ("real", "ya29.tok")) == expected
 
 
 @pytest.mark.parametrize(

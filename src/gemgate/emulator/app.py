@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gemgate.emulator import caches, files, generate, live, oauth
+from gemgate.emulator import caches, discovery, files, generate, live, oauth, vertex_jobs
 from gemgate.emulator.google_errors import GoogleApiError, error_response
 from gemgate.emulator.settings import EmulatorSettings
 from gemgate.emulator.state import Clock, EmulatorState, state_of
@@ -34,6 +34,8 @@ def create_emulator_app(
         *oauth.ROUTES,
         *files.ROUTES,
         *caches.ROUTES,
+        *vertex_jobs.ROUTES,
+        *discovery.ROUTES,
         *generate.ROUTES,
         *live.ROUTES,
     ]

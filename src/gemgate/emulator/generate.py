@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from gemgate.emulator import embeddings, schema
+from gemgate.emulator import embeddings, imagen, schema
 from gemgate.emulator.answers import compose_reply
 from gemgate.emulator.auth import require_api_key, require_bearer
 from gemgate.emulator.bodies import camel_case, read_json
@@ -201,6 +201,8 @@ def _embed(
         return embeddings.embed_content(body, model, strict=strict, is_vertex=is_vertex)
     if method == "batchEmbedContents":
         return embeddings.batch_embed_contents(body, model, strict=strict)
+    if model.kind == "imagen":
+        return imagen.predict_images(body, model)
     return embeddings.predict(body, model)
 
 

@@ -36,7 +36,9 @@ CATALOGUE = (
     "text-embedding-005",
     "text-multilingual-embedding-002",
 )
-_KNOWN_FAMILIES = re.compile(r"^(gemini-|text-embedding-|text-multilingual-embedding-)")
+_KNOWN_FAMILIES = re.compile(
+    r"^(gemini-|text-embedding-|text-multilingual-embedding-|textembedding-|imagen-)"
+)
 _VERSION = re.compile(r"^gemini-(?:live-)?(\d+)(?:\.(\d+))?")
 _ALIAS_VERSION = {
     "gemini-flash-latest": (3, 5),
@@ -50,7 +52,7 @@ class ModelInfo:
     """What the emulator lets a model do."""
 
     id: str
-    kind: str  # "text" | "embedding" | "tts" | "image" | "live"
+    kind: str  # "text" | "embedding" | "tts" | "image" | "live" | "imagen"
     version: tuple[int, int]
     input_token_limit: int = 1_048_576
     output_token_limit: int = 65_536
@@ -81,6 +83,8 @@ class ModelInfo:
             return ["embedContent", "batchEmbedContents", "countTokens", "predict"]
         if self.kind == "live":
             return ["bidiGenerateContent", "countTokens"]
+        if self.kind == "imagen":
+            return ["predict"]
         return [
             "generateContent",
             "streamGenerateContent",
@@ -122,6 +126,8 @@ def list_models(extra: tuple[str, ...] = ()) -> list[ModelInfo]:
 
 
 def _kind_of(model_id: str) -> str:
+    if model_id.startswith("imagen-"):
+        return "imagen"
     if "embedding" in model_id:
         return "embedding"
     if model_id.endswith("-tts") or "-tts-" in model_id:

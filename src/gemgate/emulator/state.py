@@ -39,6 +39,8 @@ class EmulatorState:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     # upload id -> {"file": resource, "data": bytearray}
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "{location}/{collection}/{id}" -> Vertex batch prediction or tuning job resource
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=1000))
 
     def record(self, entry: RecordedRequest) -> None:

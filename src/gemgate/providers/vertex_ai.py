@@ -132,7 +132,7 @@ def vertex_ai_from(
             f"JSON> or set {CREDENTIALS_ENV}",
             provider=NAME,
         )
-    chosen_location = _checked_location(location or _first(env, LOCATION_ENVS) or DEFAULT_LOCATION)
+    chosen_location = checked_location(location or _first(env, LOCATION_ENVS) or DEFAULT_LOCATION)
     chosen_project = _project_for(project, tokens, env) if tokens else None
     base = api_base or env.get(API_BASE_ENV) or vertex_host(chosen_location)
     versioned_base(base, API_VERSION, provider=NAME)
@@ -158,7 +158,8 @@ def _project_for(project: str | None, tokens: AccessTokens, env: Mapping[str, st
     return chosen
 
 
-def _checked_location(location: str) -> str:
+def checked_location(location: str) -> str:
+    """``location`` if it can name a Vertex AI location (it becomes part of a host name)."""
     if not _LOCATION.match(location):
         raise errors.BadRequestError(
             f"{location!r} is not a Vertex AI location (e.g. 'us-central1', 'global', 'eu')",

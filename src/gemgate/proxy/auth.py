@@ -12,21 +12,47 @@ GATEWAY_KEY_HEADERS = ("x-gemgate-api-key", "x-litellm-api-key")
 # What the google-genai SDK sends; clients of the native routes use it or `?key=`.
 GOOGLE_KEY_HEADER = "x-goog-api-key"
 KEY_QUERY_PARAM = "key"
+# Routes where `Authorization` may carry the caller's own Google token: there the gateway key
+# is read from GATEWAY_KEY_HEADERS first, so the two do not collide.
+GOOGLE_TOKEN_ROUTES = ("/vertex_ai/", "/vertex-ai/")
 
 
 def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
     """The first non-blank key in: Authorization: Bearer, x-gemgate-api-key, x-litellm-api-key,
     x-goog-api-key, ?key=. ``headers`` must be case-insensitive (aiohttp's CIMultiDictProxy)."""
-    key = _bearer_token(headers.get("authorization"))
+    key = _bearer_token(headers.get("authorization")) or _gateway_header_key(headers)
     if key:
         return key
+    return _bare_key(headers.get(GOOGLE_KEY_HEADER)) or _bare_key(query.get(KEY_QUERY_PARAM))
+
+
+def gateway_key(path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The key presented to the gateway on ``path``: on GOOGLE_TOKEN_ROUTES the gateway headers
+    win over Authorization; elsewhere (or without them) as presented_key."""
+    if path.startswith(GOOGLE_TOKEN_ROUTES):
+        key = _gateway_header_key(headers)
+        if key:
+            return key
+    return presented_key(headers, query)
+
+
+def google_authorization(headers: Mapping[str, str], *, is_gateway_keyed: bool) -> str | None:
+    """The caller's `Authorization` meant for Google on GOOGLE_TOKEN_ROUTES: when the gateway
+    has a key, only if a gateway header carried it (else Authorization was the gateway key)."""
+    value = headers.get("authorization")
+    if not value or (is_gateway_keyed and _gateway_header_key(headers) is None):
+        return None
+    return value
+
+
+def _gateway_header_key(headers: Mapping[str, str]) -> str | None:
     for name in GATEWAY_KEY_HEADERS:
         value = headers.get(name)
         if value:
             key = _bearer_token(value) or _bare_key(value)
             if key:
                 return key
-    return _bare_key(headers.get(GOOGLE_KEY_HEADER)) or _bare_key(query.get(KEY_QUERY_PARAM))
+    return None
 
 
 def _bearer_token(value: str | None) -> str | None:

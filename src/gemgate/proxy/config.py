@@ -27,6 +27,7 @@ from pydantic import (
 from gemgate import errors
 from gemgate.providers.base import model_id
 from gemgate.proxy.access_log import is_secret_name
+from gemgate.proxy.pass_through_settings import PassThroughSettings, pass_through_section
 from gemgate.routing.deployments import Deployment
 
 DEFAULT_GEMINI_API_BASE = "https://generativelanguage.googleapis.com"
@@ -36,13 +37,15 @@ ENV_DEFAULTS = {
     "gemini_api_key": "GEMINI_API_KEY",
     "gemini_api_base": "GEMINI_API_BASE",
     "master_key": "GEMGATE_MASTER_KEY",
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
 }
 MODEL_PREFIXES = ("gemini", "vertex_ai")
 GEMINI_PREFIX = "gemini/"
 # Extra params hidden when a config is printed, besides those named like credentials.
 _SECRET_PARAMS = frozenset({"extra_headers"})
 # The sections this version reads; later features add theirs (until then they only warn).
-SECTIONS = ("model_list", "general_settings")
+SECTIONS = ("model_list", "general_settings", "pass_through", "default_vertex_config")
 _ENTRY_KEYS = frozenset({"model_name", "params", "litellm_params", "model_info"})
 
 
@@ -75,6 +78,9 @@ class DeploymentParams(BaseModel):
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
     weight: float = Field(default=1.0, gt=0)
+    # A router setting, not a call parameter: this deployment's Vertex credentials also serve
+    # /vertex_ai pass-through requests for its project and location.
+    use_in_pass_through: bool = False
 
     @field_validator("api_key", "api_base", mode="before")
     @classmethod
@@ -97,6 +103,12 @@ class DeploymentParams(BaseModel):
     @classmethod
     def _is_http_url(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value)
+
+    @model_validator(mode="after")
+    def _pass_through_is_vertex(self) -> DeploymentParams:
+        if self.use_in_pass_through and not self.model.startswith("vertex_ai/"):
+            raise ValueError("use_in_pass_through needs a vertex_ai/<model> deployment")
+        return self
 
     @model_validator(mode="after")
     def _credentials_are_text_or_mapping(self) -> DeploymentParams:
@@ -155,12 +167,16 @@ class GeneralSettings(BaseModel):
     master_key: SecretStr | None = None
     # Kept out of repr: the URL may carry the database password.
     database_url: str | None = Field(default=None, repr=False)
+    # Optional: shared limit counters and key-change notices for many gateway instances.
+    redis_url: str | None = Field(default=None, repr=False)
+    # Folder of the spend journal (default: beside the SQLite file, else ./gemgate-spend.journal).
+    spend_journal: str | None = None
     max_request_body_mb: float = Field(default=20.0, gt=0)
     log_format: Literal["text", "json"] = "text"
     # Debug logging of request bodies (redacted); off because prompts are the caller's data.
     log_request_bodies: bool = False
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "redis_url", mode="before")
     @classmethod
     def _blank_is_absent(cls, value: Any) -> Any:
         return _blank_as_none(value)
@@ -186,6 +202,7 @@ class ProxyConfig(BaseModel):
 
     model_list: tuple[ModelEntry, ...] = ()
     general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
+    pass_through: PassThroughSettings = Field(default_factory=PassThroughSettings)
     warnings: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
 
     @field_validator("model_list", mode="before")
@@ -203,6 +220,9 @@ class ProxyConfig(BaseModel):
         settings = self.general_settings.model_copy(
             update={"gemini_api_base": base, "gemini_api_key": SecretStr(api_key)}
         )
+        # /gemini/... follows: its own base URL would still point at Google.
+        gemini = self.pass_through.gemini.model_copy(update={"base_url": None})
+        pass_through = self.pass_through.model_copy(update={"gemini": gemini})
         update = {"api_base": base, "api_key": SecretStr(api_key)}
         entries = tuple(
             entry.model_copy(update={"params": entry.params.model_copy(update=update)})
@@ -210,7 +230,13 @@ class ProxyConfig(BaseModel):
             else entry
             for entry in self.model_list
         )
-        return self.model_copy(update={"general_settings": settings, "model_list": entries})
+        return self.model_copy(
+            update={
+                "general_settings": settings,
+                "model_list": entries,
+                "pass_through": pass_through,
+            }
+        )
 
     def _deployment(self, index: int, entry: ModelEntry) -> Deployment:
         params = entry.params.call_params()
@@ -255,6 +281,8 @@ def parse_config(text: str, environ: Mapping[str, str], *, source: str = "config
     # An empty Gemini key means "none" (the emulator answers); an empty master key is refused.
     if general.get("gemini_api_key") == "":
         del general["gemini_api_key"]
+    document["pass_through"] = pass_through_section(document, environ)
+    document.pop("default_vertex_config", None)
     try:
         return ProxyConfig.model_validate(
             {**document, "general_settings": general, "warnings": tuple(warnings)}
@@ -367,6 +395,7 @@ _MESSAGES = {
     "dict_type": "must be a mapping",
     "tuple_type": "must be a list",
     "string_too_short": "must not be empty",
+    "extra_forbidden": "unknown key",
 }
 
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gemgate import errors
 from gemgate.proxy.access_log import log_access, request_id_of
-from gemgate.proxy.auth import GOOGLE_KEY_HEADER, KEY_QUERY_PARAM, presented_key
+from gemgate.proxy.auth import GOOGLE_KEY_HEADER, KEY_QUERY_PARAM, gateway_key
+from gemgate.proxy.callers import ANONYMOUS, identify
 from gemgate.proxy.error_handlers import Surface, error_for_http_exception, error_response
-from gemgate.proxy.state import MODEL, REQUEST_ID, STATE, AppState
+from gemgate.proxy.ledger import Charge, charge
+from gemgate.proxy.state import CALLER, MODEL, REQUEST_ID, STARTED_AT, STATE, AppState
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("gemgate.access")
@@ -23,6 +26,8 @@ access_logger = logging.getLogger("gemgate.access")
 OPEN_PATHS = frozenset({"/health/liveliness", "/health/readiness", "/metrics"})
 # Sent by Google's SDKs (google-genai sends both), never by OpenAI's.
 GOOGLE_CALLER_HEADERS = (GOOGLE_KEY_HEADER, "x-goog-api-client")
+# The hosted-gateway shape's Gemini API segment (proxy/routes/cloudflare.py).
+HOSTED_GOOGLE_SEGMENT = "google-ai-studio"
 # A caller that leaves before the answer (nginx's convention; never sent on the wire).
 CLIENT_CLOSED = 499
 
@@ -30,8 +35,10 @@ CLIENT_CLOSED = 499
 def surface_of(request: web.Request) -> Surface:
     """The API a request speaks: Google's under /gemini, /v1beta and the model verbs; else OpenAI."""
     path = request.path
-    if path.startswith(("/gemini/", "/v1beta/", "/v1alpha/", "/vertex_ai/")):
+    if path.startswith(("/gemini/", "/v1beta/", "/v1alpha/", "/vertex_ai/", "/vertex-ai/")):
         return Surface.GOOGLE
+    if path.startswith("/v1/") and path.split("/", 5)[4:5] == [HOSTED_GOOGLE_SEGMENT]:
+        return Surface.GOOGLE  # /v1/{account}/{gateway}/google-ai-studio/…
     if path.startswith("/v1/models/") and ":" in path:
         return Surface.GOOGLE
     # GET /v1/models[/m] is both APIs' model list; Google's clients send its key header or ?key=.
@@ -63,6 +70,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     state = request.app[STATE]
     started = time.perf_counter()
     request[REQUEST_ID] = request_id_of(request.headers.get("x-request-id"))
+    request[STARTED_AT] = datetime.now(UTC)
     status = 500
     try:
         response = await _answer(request, handler, state)
@@ -77,10 +85,11 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 async def _answer(request: web.Request, handler: Handler, state: AppState) -> web.StreamResponse:
     try:
-        _authenticate(request, state)
+        await _authenticate(request, state)
         response: web.StreamResponse = await handler(request)
         return response
     except errors.GemgateError as error:
+        await _charge_failure(request, state, error.status_code)
         return error_response(error, surface_of(request))
     except web.HTTPException as exception:
         if exception.status < 400:
@@ -96,15 +105,20 @@ async def _answer(request: web.Request, handler: Handler, state: AppState) -> we
         return error_response(failure, surface_of(request))
 
 
-def _authenticate(request: web.Request, state: AppState) -> None:
-    if state.master_key is None or request.path in OPEN_PATHS:
+async def _authenticate(request: web.Request, state: AppState) -> None:
+    if request.path in OPEN_PATHS:
+        request[CALLER] = ANONYMOUS
         return
-    if not state.master_key.matches(presented_key(request.headers, request.query)):
-        raise errors.AuthenticationError(
-            "Missing or invalid API key: send it as `Authorization: Bearer <key>`, "
-            "`x-goog-api-key: <key>` or `?key=<key>`.",
-            code="invalid_api_key",
-        )
+    presented = gateway_key(request.path, request.headers, request.query)
+    cache = state.store.keys if state.store is not None else None
+    request[CALLER] = await identify(presented, state.master_key, cache, request[STARTED_AT])
+
+
+async def _charge_failure(request: web.Request, state: AppState, status: int) -> None:
+    """A refused or failed model request still gets its spend-log row (at no cost)."""
+    model = request.get(MODEL)
+    if model is not None and CALLER in request:
+        await charge(request, state, Charge(model=model, status=status))
 
 
 def _observe(request: web.Request, state: AppState, status: int, seconds: float) -> None:

@@ -21,16 +21,23 @@ def record_spend(metrics: GatewayMetrics, target: Target, usage: Usage | None) -
     if usage is None:
         return None
     cost = cost_of(target.model_id, usage, at=datetime.now(UTC))
+    record_usage(metrics, target.model_name, target.deployment.id, usage, cost)
+    return cost
+
+
+def record_usage(
+    metrics: GatewayMetrics, model: str, deployment: str, usage: Usage, cost: Decimal | None
+) -> None:
+    """Count ``usage`` and its ``cost`` (already priced; None when unknown) in the metrics."""
     metrics.add_usage(
-        target.model_name,
-        target.deployment.id,
+        model,
+        deployment,
         prompt=usage.prompt_tokens,
         completion=usage.completion_tokens,
         cached=usage.cached_tokens,
         reasoning=usage.reasoning_tokens,
         cost=cost,
     )
-    return cost
 
 
 def with_cost_header(response: web.StreamResponse, cost: Decimal | None) -> web.StreamResponse:

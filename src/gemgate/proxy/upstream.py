@@ -1,11 +1,12 @@
-"""Pass-through to Google: the upstream URL and headers (pure) and the streaming forwarder (I/O)."""
+"""Pass-through to Google: the outgoing request's headers (pure), the Gemini API mapping and the
+streaming forwarder (I/O) every pass-through route shares."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from urllib.parse import unquote_plus, urlsplit
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -13,6 +14,8 @@ from aiohttp import web
 
 from gemgate import errors
 from gemgate.proxy.config import GeneralSettings
+from gemgate.proxy.pass_through_metering import Metering, metering_for
+from gemgate.proxy.pass_through_paths import query_without_key, upstream_url
 from gemgate.proxy.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -22,15 +25,18 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
     "te", "trailer", "transfer-encoding", "upgrade",
 })  # fmt: skip
-# The caller's credentials are for the gateway; Google gets the configured key instead.
+# The caller's credentials are for the gateway; Google gets the configured ones instead.
 CALLER_CREDENTIALS = frozenset({
     "authorization", "x-goog-api-key", "x-gemgate-api-key", "x-litellm-api-key", "cookie",
+    "x-goog-user-project",
 })  # fmt: skip
 # The HTTP client derives these from the target URL and the body it sends.
 _DERIVED_REQUEST_HEADERS = frozenset({"host"})
 # Our server writes its own; relaying Google's would duplicate them.
 _SERVER_RESPONSE_HEADERS = frozenset({"date", "server"})
-_NOT_FORWARDED = HOP_BY_HOP | CALLER_CREDENTIALS | _DERIVED_REQUEST_HEADERS
+# Labels for the gateway's own spend log (pass_through_spend.py); Google has no use for them.
+_GATEWAY_LABELS = frozenset({"tags", "x-gemgate-end-user"})
+_NOT_FORWARDED = HOP_BY_HOP | CALLER_CREDENTIALS | _DERIVED_REQUEST_HEADERS | _GATEWAY_LABELS
 _NOT_RELAYED = HOP_BY_HOP | _SERVER_RESPONSE_HEADERS
 
 
@@ -40,7 +46,11 @@ class UpstreamRequest:
 
     method: str
     url: str
-    headers: list[tuple[str, str]]
+    headers: list[tuple[str, str]] = field(repr=False)
+    # Who answers, for error messages: "The Gemini API", "Vertex AI", ...
+    service: str = "The Gemini API"
+    # Credential values of ours in ``headers``: never relayed back, whatever Google answers.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 def gemini_request(
@@ -49,39 +59,55 @@ def gemini_request(
     path: str,
     query: str,
     headers: Iterable[tuple[str, str]],
+    *,
+    base_url: str | None = None,
 ) -> UpstreamRequest:
-    """Map a caller's `/gemini{path}?{query}` request onto the configured Gemini API."""
+    """Map a caller's `/gemini{path}?{query}` request (path already checked) onto the Gemini API
+    at ``base_url`` (default: the gateway's gemini_api_base), the configured key swapped in."""
     api_key = settings.gemini_api_key
+    credentials = [("x-goog-api-key", api_key.get_secret_value())] if api_key else []
     return UpstreamRequest(
         method=method,
-        url=target_url(settings.gemini_api_base, path, query),
-        headers=forwarded_headers(headers, api_key.get_secret_value() if api_key else None),
+        url=upstream_url(base_url or settings.gemini_api_base, path, query),
+        headers=forwarded_headers(headers, credentials),
+        secrets=secrets_of(credentials),
     )
 
 
-def target_url(api_base: str, path: str, query: str) -> str:
-    """``api_base`` + ``path`` with the query minus any `key=` (the key goes in a header)."""
-    kept = query_without_key(query)
-    return f"{api_base.rstrip('/')}/{path.lstrip('/')}" + (f"?{kept}" if kept else "")
-
-
-def query_without_key(query: str) -> str:
-    """The raw query string without `key` parameters; the others keep their order and spelling."""
-    pairs = [pair for pair in query.split("&") if pair]
-    return "&".join(pair for pair in pairs if unquote_plus(pair.partition("=")[0]) != "key")
-
-
 def forwarded_headers(
-    headers: Iterable[tuple[str, str]], api_key: str | None
+    headers: Iterable[tuple[str, str]], credentials: Sequence[tuple[str, str]]
 ) -> list[tuple[str, str]]:
-    """The caller's headers minus hop-by-hop and credentials, plus the real key if there is one."""
-    kept = [(name, value) for name, value in headers if name.lower() not in _NOT_FORWARDED]
+    """The caller's headers minus hop-by-hop ones (and those its Connection header names) and
+    its credentials, plus ``credentials``."""
+    given = list(headers)
+    dropped = _NOT_FORWARDED | _connection_options(given)
+    kept = [(name, value) for name, value in given if name.lower() not in dropped]
     if not any(name.lower() == "accept-encoding" for name, _ in kept):
         # Bytes are relayed as they come, so ask for what the caller can read: plain bytes.
         kept.append(("accept-encoding", "identity"))
-    if api_key:
-        kept.append(("x-goog-api-key", api_key))
+    kept.extend(credentials)
     return kept
+
+
+def secrets_of(credentials: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The secret parts of credential headers: the key, or the token of `Bearer <token>`."""
+    found = []
+    for name, value in credentials:
+        if name.lower() in ("authorization", "x-goog-api-key"):
+            scheme, _, token = value.partition(" ")
+            found.append(token.strip() if token and scheme.lower() == "bearer" else value.strip())
+    return tuple(secret for secret in found if secret)
+
+
+def _connection_options(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    # RFC 9110 §7.6.1: headers named in Connection describe this hop only.
+    return frozenset(
+        option.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for option in value.split(",")
+        if option.strip()
+    )
 
 
 def has_body(headers: Iterable[tuple[str, str]]) -> bool:
@@ -93,9 +119,33 @@ def has_body(headers: Iterable[tuple[str, str]]) -> bool:
     return False
 
 
-def relayed_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Google's response headers minus hop-by-hop ones and those our server writes itself."""
-    return [(name, value) for name, value in headers if name.lower() not in _NOT_RELAYED]
+def relayed_headers(
+    headers: Iterable[tuple[str, str]], secrets: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """Google's response headers minus hop-by-hop ones, those our server writes itself and any
+    carrying one of ``secrets``; a redirect's `key=` parameters are dropped from its URL."""
+    given = list(headers)
+    dropped = _NOT_RELAYED | _connection_options(given)
+    relayed = []
+    for name, value in given:
+        lowered = name.lower()
+        if lowered in dropped:
+            continue
+        if lowered in ("location", "content-location"):
+            value = _without_key_parameter(value)
+        if any(secret in value for secret in secrets):
+            continue
+        relayed.append((name, value))
+    return relayed
+
+
+def _without_key_parameter(url: str) -> str:
+    before, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = query.partition("#")
+    kept = query_without_key(query)
+    return before + (f"?{kept}" if kept else "") + hash_mark + fragment
 
 
 async def forward(
@@ -104,8 +154,10 @@ async def forward(
     outgoing: UpstreamRequest,
     *,
     timeout: float,
+    metering: Metering | None = None,
 ) -> web.StreamResponse:
-    """Send ``outgoing`` with the caller's body streamed; the answer is streamed back as it is."""
+    """Send ``outgoing`` with the caller's body streamed; the answer is streamed back as it is
+    (and metered on the way when ``metering`` is given)."""
     body = request.content if has_body(request.headers.items()) else None
     host = urlsplit(outgoing.url).netloc
     try:
@@ -115,12 +167,12 @@ async def forward(
         )  # fmt: skip
     except TimeoutError as error:
         logger.warning("upstream %s timed out", host)
-        raise errors.Timeout("The Gemini API did not answer in time.") from error
+        raise errors.Timeout(f"{outgoing.service} did not answer in time.") from error
     except (aiohttp.ClientError, OSError) as error:
         logger.warning("upstream %s unreachable (%s)", host, type(error).__name__)
-        raise errors.APIConnectionError("The Gemini API could not be reached.") from error
+        raise errors.APIConnectionError(f"{outgoing.service} could not be reached.") from error
     try:
-        return await _relay(request, upstream)
+        return await _relay(request, upstream, outgoing, metering)
     finally:
         upstream.close()
 
@@ -130,13 +182,30 @@ def _timeout(seconds: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, seconds), sock_read=seconds)
 
 
-async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def _relay(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    outgoing: UpstreamRequest,
+    metering: Metering | None,
+) -> web.StreamResponse:
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    for name, value in relayed_headers(upstream.headers.items()):
+    for name, value in relayed_headers(upstream.headers.items(), outgoing.secrets):
         response.headers.add(name, value)
     await response.prepare(request)
+    if metering is not None:
+        metering.watch(upstream.headers)
+    # With a Content-Length the caller has the whole answer with its last byte, before our end
+    # of body: the spend is recorded just before that byte is written.
+    remaining = upstream.content_length
     try:
         async for chunk in upstream.content.iter_any():
+            if metering is not None:
+                metering.feed(chunk)
+                if remaining is not None and len(chunk) >= remaining:
+                    await metering.settle(request, upstream.status)
+                    metering = None
+            if remaining is not None:
+                remaining -= len(chunk)
             await response.write(chunk)
     except (aiohttp.ClientError, TimeoutError) as error:
         logger.warning("upstream stream broke off (%s)", type(error).__name__)
@@ -144,7 +213,9 @@ async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.
             # An unfinished body makes the server drop the connection, so the caller sees a
             # truncated body instead of one that looks complete.
             raise _BrokenRelay() from error
-        await response.write(_broken_stream_event())
+        await response.write(_broken_stream_event(outgoing.service))
+    if metering is not None:
+        await metering.settle(request, upstream.status)
     await response.write_eof()
     return response
 
@@ -159,12 +230,12 @@ def _is_plain_event_stream(upstream: aiohttp.ClientResponse) -> bool:
     return content_type.startswith("text/event-stream") and encoding == "identity"
 
 
-def _broken_stream_event() -> bytes:
+def _broken_stream_event(service: str) -> bytes:
     """An in-stream error as Google sends one (both SDKs raise on an `error` event)."""
     error = {
         "error": {
             "code": 502,
-            "message": "The Gemini API stream broke off.",
+            "message": f"{service} stream broke off.",
             "status": "UNAVAILABLE",
         }
     }
@@ -172,9 +243,13 @@ def _broken_stream_event() -> bytes:
 
 
 async def relay_to_gemini(request: web.Request, state: AppState, path: str) -> web.StreamResponse:
-    """Pass ``request`` through to ``path`` of the configured Gemini API, its key swapped in."""
+    """Pass ``request`` through to ``path`` (checked) of the Gemini API, its key swapped in."""
     settings = state.config.general_settings
     outgoing = gemini_request(
-        settings, request.method, path, request.query_string, request.headers.items()
+        settings, request.method, path, request.query_string, request.headers.items(),
+        base_url=state.config.pass_through.gemini.base_url,
+    )  # fmt: skip
+    metering = await metering_for(request, state, "gemini", path)
+    return await forward(
+        request, state.session, outgoing, timeout=settings.request_timeout, metering=metering
     )
-    return await forward(request, state.session, outgoing, timeout=settings.request_timeout)

@@ -38,7 +38,10 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("/health/liveliness", {"status": "alive"}), ("/health/readiness", {"status": "ready"})],
+    [
+        ("/health/liveliness", {"status": "alive"}),
+        ("/health/readiness", {"status": "ready", "database": "none"}),
+    ],
 )
 def test_probes_answer_without_a_key(
     gateway: httpx.Client, path: str, expected: dict[str, str]

@@ -1,4 +1,4 @@
-"""ANY /gemini/{path}: real gateway, real upstream (the emulator or a probe), real HTTP client."""
+"""Pass-through routes: /gemini/{path} against real upstreams (the emulator or a probe), and\nwhat every pass-through route refuses (path tricks) or never relays (our credentials)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gemgate.proxy import create_app
+from gemgate.proxy.pass_through_settings import PassThroughSettings
 from tests.conftest import TEST_API_KEY
 from tests.proxy.conftest import gateway_config
 from tests.servers import free_port, serve
@@ -270,3 +271,149 @@ def test_caller_leaving_mid_body_is_not_an_error(
         time.sleep(0.02)
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert httpx.get(f"{probe_gateway_url}/health/liveliness", timeout=5).status_code == 200
+
+
+@dataclass
+class Catcher:
+    """An upstream that answers anything and remembers every request target it was sent."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def app(self) -> Starlette:
+        async def anything(request: Request) -> Response:
+            self.seen.append(request.scope["raw_path"].decode())
+            return Response(b"{}", media_type="application/json")
+
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", anything, methods=methods)])
+
+
+@pytest.fixture(scope="module")
+def catcher_gateway() -> Iterator[tuple[Catcher, int]]:
+    """A gateway whose every pass-through upstream (Gemini, Vertex, Vertex Search) is a Catcher."""
+    catcher = Catcher()
+    with serve(catcher.app()) as upstream:
+        config = gateway_config(upstream).model_copy(
+            update={
+                "pass_through": PassThroughSettings.model_validate(
+                    {"vertex_ai": {"base_url": upstream, "discovery_base_url": upstream}}
+                )
+            }
+        )
+        with serve(create_app(config)) as url:
+            yield catcher, int(url.rsplit(":", 1)[1])
+
+
+def _raw_request(port: int, target: str) -> tuple[int, bytes]:
+    """Send ``target`` byte for byte (HTTP clients would normalise it first)."""
+    head = (
+        f"GET {target} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer caller-google-token\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as caller:
+        caller.sendall(head.encode())
+        answer = b""
+        while chunk := caller.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+ROUTE_PREFIXES = ["/gemini", "/vertex_ai", "/vertex-ai", "/vertex_ai/discovery"]
+ATTACKS = [
+    "/../../etc/passwd",
+    "/v1/../../admin",
+    "/v1/%2e%2e/%2e%2e/admin",
+    "/v1/.%2E/admin",
+    "/v1/./models",
+    "/v1/models%2F..%2F..%2Fadmin",
+    "/v1/models%2fx",
+    "/v1/models%5C..%5Cadmin",
+    "/v1/models%5cx",
+    "/v1/models\\x",
+    "//evil.example/v1/models",
+    "/v1//evil.example/models",
+    "/@evil.example/v1/models",
+    "/https:%2F%2Fevil.example/v1",
+    "/http:/evil.example/v1",
+    "/v1/%252e%252e/admin",
+    "/v1/models%00",
+    "/v1/models#@evil.example",
+]
+
+
+@pytest.mark.parametrize("prefix", ROUTE_PREFIXES)
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_path_attacks_are_refused_without_contacting_anything(
+    catcher_gateway: tuple[Catcher, int], prefix: str, attack: str
+) -> None:
+    catcher, port = catcher_gateway
+    before = len(catcher.seen)
+
+    status, body = _raw_request(port, prefix + attack)
+
+    assert status == 400, body
+    assert orjson.loads(body)["error"]["status"] == "INVALID_ARGUMENT"
+    assert len(catcher.seen) == before
+
+
+@pytest.mark.parametrize(
+    "target", ["http://evil.example/gemini/v1beta/models", "http://evil.example/vertex_ai/v1/x"]
+)
+def test_absolute_form_targets_are_refused(
+    catcher_gateway: tuple[Catcher, int], target: str
+) -> None:
+    catcher, port = catcher_gateway
+    before = len(catcher.seen)
+
+    status, body = _raw_request(port, target)
+
+    assert status == 400
+    assert orjson.loads(body)["error"]["status"] == "INVALID_ARGUMENT"
+    assert len(catcher.seen) == before
+
+
+@pytest.mark.parametrize("prefix", ROUTE_PREFIXES)
+def test_a_plain_path_does_reach_the_upstream(
+    catcher_gateway: tuple[Catcher, int], prefix: str
+) -> None:
+    catcher, port = catcher_gateway
+
+    status, _ = _raw_request(port, f"{prefix}/v1/projects/p/locations/global/things/a@b:do")
+
+    assert status == 200
+    assert catcher.seen[-1] == "/v1/projects/p/locations/global/things/a@b:do"
+
+
+def test_redirect_from_google_never_shows_the_real_key() -> None:
+    async def redirect(request: Request) -> Response:
+        key = request.headers["x-goog-api-key"]
+        return Response(status_code=302, headers={
+            "location": f"https://upstream.example/v1beta/next?key={key}&alt=sse",
+            "x-echo": key, "x-kept": "yes"})  # fmt: skip
+
+    upstream_app = Starlette(routes=[Route("/v1beta/{path:path}", redirect, methods=["GET"])])
+    with serve(upstream_app) as upstream:
+        config = gateway_config(upstream, api_key="real-secret-key")
+        with serve(create_app(config)) as url:
+            response = httpx.get(f"{url}/gemini/v1beta/models?key=caller", timeout=5)
+
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://upstream.example/v1beta/next?alt=sse"
+    assert response.headers["x-kept"] == "yes"
+    assert "x-echo" not in response.headers
+    assert "real-secret-key" not in str(response.headers) + response.text
+
+
+def test_pass_through_gemini_base_url_is_where_gemini_requests_go(emulator_url: str) -> None:
+    config = gateway_config("http://127.0.0.1:1").model_copy(
+        update={
+            "pass_through": PassThroughSettings.model_validate(
+                {"gemini": {"base_url": emulator_url}}
+            )
+        }  # fmt: skip
+    )
+    with serve(create_app(config)) as url:
+        response = httpx.post(f"{url}/gemini{GENERATE}", json=PROMPT, timeout=10)
+
+    assert response.status_code == 200

@@ -9,8 +9,10 @@ import orjson
 from aiohttp import web
 
 from gemgate import errors
+from gemgate.proxy.admission import admit_model
 from gemgate.proxy.bodies import json_object
 from gemgate.proxy.error_handlers import JSON_HEADERS
+from gemgate.proxy.ledger import Charge, charge
 from gemgate.proxy.spend_tracking import record_spend, with_cost_header
 from gemgate.proxy.state import MODEL, AppState, app_state
 from gemgate.proxy.streaming import GeminiRelay
@@ -35,15 +37,16 @@ async def call_model(request: web.Request) -> web.StreamResponse:
         raise errors.NotFoundError(f"The requested URL {request.path} was not found.")
     target = state.targets.pick_native(model)
     request[MODEL] = target.model_name
+    await admit_model(request, state, target.model_name, target.deployment)
     body = _for_target(await json_object(request), method, target)
     timeout = float(target.defaults.get("timeout") or state.config.general_settings.request_timeout)
     retries = int(target.defaults.get("num_retries") or 0)
     if method == STREAM:
         return await _stream(request, state, target, body, timeout, retries)
     answer = await send_json(state, target, method, body, timeout=timeout, num_retries=retries)
-    cost = None
-    if method == "generateContent":
-        cost = record_spend(state.metrics, target, read_usage(answer.get("usageMetadata")))
+    usage = read_usage(answer.get("usageMetadata")) if method == "generateContent" else None
+    cost = record_spend(state.metrics, target, usage)
+    await charge(request, state, Charge(target.model_name, 200, usage, cost, target.deployment))
     return with_cost_header(_json(answer), cost)
 
 
@@ -60,7 +63,8 @@ async def _stream(
     try:
         return await relay.relay(request, upstream)
     finally:
-        record_spend(state.metrics, target, relay.usage)
+        cost = record_spend(state.metrics, target, relay.usage)
+        await charge(request, state, Charge(target.model_name, 200, relay.usage, cost, target.deployment))  # fmt: skip
 
 
 def _for_target(body: dict[str, Any], method: str, target: Target) -> dict[str, Any]:

@@ -3,11 +3,13 @@ same paths without /v1). Requests are translated by the SDK's own code (openai_a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gemgate import errors
 from gemgate.openai_api import (
@@ -20,36 +22,54 @@ from gemgate.openai_api import (
     stream_translator,
 )
 from gemgate.providers.resolve import TRANSPORT_PARAMS
+from gemgate.proxy.admission import admit_model
 from gemgate.proxy.bodies import json_object, required_text
 from gemgate.proxy.error_handlers import JSON_HEADERS
+from gemgate.proxy.ledger import Charge, charge
 from gemgate.proxy.spend_tracking import record_spend, with_cost_header
 from gemgate.proxy.state import MODEL, AppState, app_state
 from gemgate.proxy.streaming import relay_openai
-from gemgate.proxy.targets import Target
+from gemgate.proxy.targets import ModelTargets, Target
 from gemgate.proxy.upstream_calls import fetched_media, open_stream, send_json
 from gemgate.translate.text_completion import (
     chat_request_from_completion,
     completion_chunk_from_chat_chunk,
     completion_response_from_chat,
 )
+from gemgate.translate.usage import Usage
 
+# How a URL shape turns the request's model name into a target (`ModelTargets.pick` on /v1).
+TargetPick = Callable[[ModelTargets, str], Target]
 _NOT_PARAMS = frozenset({"model", "messages", "stream", "prompt", "input"})
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """POST /v1/chat/completions: an OpenAI chat completion, streamed or not."""
+    return await _chat(request, ModelTargets.pick)
+
+
+def chat_completions_picking(pick: TargetPick) -> Handler:
+    """The chat completions handler of another URL shape, whose model names ``pick`` resolves."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await _chat(request, pick)
+
+    return handle
+
+
+async def _chat(request: web.Request, pick: TargetPick) -> web.StreamResponse:
     state = app_state(request)
     body = await json_object(request)
-    target = _target(state, request, body)
+    target = await _target(state, request, body, pick)
     chat = prepare_chat(target.provider, target.model_id, body.get("messages"), _params(target, body))  # fmt: skip
-    return await _complete_chat(request, state, target, chat, is_stream=bool(body.get("stream")))
+    return await _complete_chat(request, state, target, chat, body)
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
     """POST /v1/completions: a legacy text completion, answered through the chat translation."""
     state = app_state(request)
     body = await json_object(request)
-    target = _target(state, request, body)
+    target = await _target(state, request, body)
     if "prompt" not in body:
         raise errors.BadRequestError("'prompt' is required")
     params = _params(target, body)
@@ -57,16 +77,14 @@ async def completions(request: web.Request) -> web.StreamResponse:
                                            drop_unsupported=bool(params.get("drop_params")))  # fmt: skip
     messages = as_chat.pop("messages")
     chat = prepare_chat(target.provider, target.model_id, messages, as_chat)
-    return await _complete_chat(
-        request, state, target, chat, is_stream=bool(body.get("stream")), is_text=True
-    )
+    return await _complete_chat(request, state, target, chat, body, is_text=True)
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
     """POST /v1/embeddings: OpenAI embeddings from Gemini's embedContent / batchEmbedContents."""
     state = app_state(request)
     body = await json_object(request)
-    target = _target(state, request, body)
+    target = await _target(state, request, body)
     if "input" not in body:
         raise errors.BadRequestError("'input' is required")
     embedding = prepare_embedding(target.provider, target.model_id, body["input"], _params(target, body))  # fmt: skip
@@ -82,6 +100,9 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         for payload in embedding.bodies
     ]
     result = embedding_result(embedding, responses, body["input"])
+    prompt_tokens = int((result.get("usage") or {}).get("prompt_tokens") or 0)
+    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=0)
+    await charge(request, state, _bill(target, body, usage, result.cost))
     return _json(result, result.cost)
 
 
@@ -103,10 +124,31 @@ def _model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "gemgate"}
 
 
-def _target(state: AppState, request: web.Request, body: dict[str, Any]) -> Target:
-    target = state.targets.pick(required_text(body, "model"))
+async def _target(
+    state: AppState,
+    request: web.Request,
+    body: dict[str, Any],
+    pick: TargetPick = ModelTargets.pick,
+) -> Target:
+    """The target the body's model names, once the caller is admitted to it."""
+    target = pick(state.targets, required_text(body, "model"))
     request[MODEL] = target.model_name
+    await admit_model(request, state, target.model_name, target.deployment)
     return target
+
+
+def _bill(
+    target: Target, body: dict[str, Any], usage: Usage | None, cost: Decimal | None
+) -> Charge:
+    """The spend-log facts of an answered OpenAI request (`user` and `metadata.tags` included)."""
+    user = body.get("user")
+    metadata = body.get("metadata")
+    tags = body.get("tags") or (metadata.get("tags") if isinstance(metadata, dict) else None)
+    return Charge(
+        model=target.model_name, status=200, usage=usage, cost=cost, deployment=target.deployment,
+        end_user=user if isinstance(user, str) else None,
+        tags=tuple(tag for tag in tags if isinstance(tag, str)) if isinstance(tags, list) else (),
+    )  # fmt: skip
 
 
 def _params(target: Target, body: dict[str, Any]) -> dict[str, Any]:
@@ -124,14 +166,14 @@ async def _complete_chat(
     state: AppState,
     target: Target,
     chat: ChatTarget,
+    body: dict[str, Any],
     *,
-    is_stream: bool,
     is_text: bool = False,
 ) -> web.StreamResponse:
     media = await fetched_media(state, chat.request["messages"])
     # `cache_control` prompts: the marked prefix becomes (or reuses) a Gemini context cache.
     client, payload = await state.context_caches.attach(state.client, chat, media, chat_body(chat, media))  # fmt: skip
-    if is_stream:
+    if body.get("stream"):
         upstream = await open_stream(state, target, payload, timeout=chat.timeout,
                                      num_retries=chat.num_retries, client=client)  # fmt: skip
         translator = stream_translator(chat)
@@ -139,11 +181,13 @@ async def _complete_chat(
         try:
             return await relay_openai(request, upstream, translator, shape)
         finally:
-            record_spend(state.metrics, target, translator.usage)
+            cost = record_spend(state.metrics, target, translator.usage)
+            await charge(request, state, _bill(target, body, translator.usage, cost))
     answer = await send_json(state, target, "generateContent", payload, timeout=chat.timeout,
                              num_retries=chat.num_retries, client=client)  # fmt: skip
     completion, usage = chat_completion(chat, answer)
     cost = record_spend(state.metrics, target, usage)
+    await charge(request, state, _bill(target, body, usage, cost))
     if is_text:
         return _json(completion_response_from_chat(completion), cost)
     return _json(completion, cost)

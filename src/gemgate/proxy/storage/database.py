@@ -1,0 +1,150 @@
+"""The database: which one (URL resolution and driver translation), its engine (SQLite in WAL
+mode, one writer at a time) and its schema (Alembic migrations, run at start-up)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import URL, Connection, event, make_url, text
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gemgate.proxy.storage.tables import VERSION_TABLE
+
+DATABASE_URL_VARIABLE = "DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///gemgate.db"
+DEFAULT_JOURNAL_NAME = "gemgate-spend.journal"
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Seconds an SQLite connection waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT = 30.0
+# Any fixed number: instances starting together on one PostgreSQL migrate one at a time.
+_MIGRATION_LOCK_ID = 0x67656D67617465  # "gemgate"
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def resolve_database_url(configured: str | None, environ: Mapping[str, str]) -> str:
+    """The URL to use: config's `database_url`, else $DATABASE_URL, else ./gemgate.db."""
+    return configured or environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
+
+
+def async_database_url(url: str) -> URL:
+    """``url`` with its async driver: postgresql:// → asyncpg, sqlite:///path → aiosqlite.
+
+    Raises ValueError (whose message never repeats the URL: it may hold a password).
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("database URL is not a URL (expected postgresql://… or sqlite:///path)") from None  # fmt: skip
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: "
+            "use postgresql://user:password@host/name or sqlite:///path/to/file.db"
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver.startswith("sqlite"):
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("an SQLite database needs a file path: sqlite:///gemgate.db")
+        return parsed
+    return _asyncpg_ssl(parsed)
+
+
+def _asyncpg_ssl(url: URL) -> URL:
+    # libpq spells it sslmode; asyncpg takes the same values as `ssl`.
+    mode = url.query.get("sslmode")
+    if mode is None:
+        return url
+    return url.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+
+
+def is_sqlite(url: URL) -> bool:
+    """Whether ``url`` names an SQLite file."""
+    return url.get_backend_name() == "sqlite"
+
+
+def default_journal_path(url: URL) -> Path:
+    """Where the spend journal lives unless configured: beside the SQLite file, else in ./."""
+    if is_sqlite(url) and url.database:
+        return Path(url.database).parent / DEFAULT_JOURNAL_NAME
+    return Path(DEFAULT_JOURNAL_NAME)
+
+
+def create_engine(url: URL) -> AsyncEngine:
+    """An engine for ``url`` (already translated by `async_database_url`)."""
+    if not is_sqlite(url):
+        # A connection that PostgreSQL dropped (restart, failover) is noticed before use.
+        return create_async_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if "timeout" not in url.query:
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
+    engine = create_async_engine(url, connect_args=connect_args)
+    event.listen(engine.sync_engine, "connect", _prepare_sqlite_connection)
+    event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is turned off: `_begin_sqlite_transaction` says when.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer. FULL: a commit survives power loss, so a journal
+    # segment removed after its commit is never the only copy of its rows.
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, where the busy timeout applies; a deferred
+    # transaction that reads first and writes later can fail at once with SQLITE_BUSY.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def upgrade_database(engine: AsyncEngine) -> str:
+    """Apply every pending migration; returns the revision the database is now at."""
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _MIGRATION_LOCK_ID}
+            )
+        return await connection.run_sync(_upgrade_to_head)
+
+
+def _upgrade_to_head(connection: Connection) -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # env.py runs the migrations on this connection, inside the transaction begun above.
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision() or ""
+
+
+@asynccontextmanager
+async def open_database(url: str | URL, *, migrate: bool = True) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``url``, its schema brought up to date first; disposed on exit."""
+    database_url = url if isinstance(url, URL) else async_database_url(url)
+    if is_sqlite(database_url) and database_url.database:
+        folder = Path(database_url.database).parent
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    engine = create_engine(database_url)
+    try:
+        if migrate:
+            await upgrade_database(engine)
+        yield engine
+    finally:
+        await engine.dispose()

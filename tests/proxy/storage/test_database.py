@@ -1,0 +1,177 @@
+"""Which database, its engine, and migrations: up from empty, idempotent, concurrent, via the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gemgate.proxy.storage.database import (
+    async_database_url,
+    default_journal_path,
+    open_database,
+    resolve_database_url,
+    upgrade_database,
+)
+from gemgate.proxy.storage.tables import VERSION_TABLE, metadata
+
+HEAD = "0001"
+TABLES = {
+    "virtual_keys", "teams", "spend_logs", "spend_log_tags", "tag_spend", "revisions",
+    "tombstones", VERSION_TABLE,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("configured", "environ", "expected"),
+    [
+        ("postgresql://db/a", {"DATABASE_URL": "postgresql://db/b"}, "postgresql://db/a"),
+        (None, {"DATABASE_URL": "postgresql://db/b"}, "postgresql://db/b"),
+        (None, {}, "sqlite:///gemgate.db"),
+        ("", {"DATABASE_URL": ""}, "sqlite:///gemgate.db"),
+    ],
+)
+def test_config_beats_environment_beats_default(
+    configured: str | None, environ: dict[str, str], expected: str
+) -> None:
+    assert resolve_database_url(configured, environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@h:5433/d", "postgresql+asyncpg://u:p@h:5433/d"),
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql://u@h/d?sslmode=require", "postgresql+asyncpg://u@h/d?ssl=require"),
+        ("sqlite:///gemgate.db", "sqlite+aiosqlite:///gemgate.db"),
+        ("sqlite:////var/lib/gemgate/g.db", "sqlite+aiosqlite:////var/lib/gemgate/g.db"),
+    ],
+)
+def test_urls_get_their_async_driver(url: str, expected: str) -> None:
+    assert async_database_url(url).render_as_string(hide_password=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:secret@h/d", "unsupported database URL scheme 'mysql'"),
+        ("postgresql+psycopg2://u:secret@h/d", "unsupported database URL scheme"),
+        ("sqlite://", "needs a file path"),
+        ("sqlite:///:memory:", "needs a file path"),
+        ("not a url :secret", "is not a URL"),
+    ],
+)
+def test_unusable_urls_are_refused_without_echoing_them(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as raised:
+        async_database_url(url)
+    assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:////data/gemgate/gemgate.db", Path("/data/gemgate/gemgate-spend.journal")),
+        ("sqlite:///gemgate.db", Path("gemgate-spend.journal")),
+        ("postgresql://h/d", Path("gemgate-spend.journal")),
+    ],
+)
+def test_journal_lives_beside_the_sqlite_file_or_here(url: str, expected: Path) -> None:
+    assert default_journal_path(async_database_url(url)) == expected
+
+
+async def test_migrations_build_the_schema_from_empty(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        version = await connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        assert version.scalar_one() == HEAD
+    assert tables == TABLES
+
+
+async def test_tables_module_matches_the_migrations(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(_schema_differences)
+    assert differences == []
+
+
+def _schema_differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+    )
+    found: list[object] = compare_metadata(context, metadata)
+    return found
+
+
+async def test_upgrading_an_up_to_date_database_changes_nothing(engine: AsyncEngine) -> None:
+    assert await upgrade_database(engine) == HEAD
+    assert await upgrade_database(engine) == HEAD
+
+
+async def test_instances_starting_together_migrate_once(database_url: str) -> None:
+    async def start() -> None:
+        async with open_database(database_url):
+            pass
+
+    await asyncio.gather(*(start() for _ in range(4)))
+    async with open_database(database_url, migrate=False) as engine:
+        async with engine.connect() as connection:
+            versions = await connection.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}"))
+            assert versions.scalar_one() == 1
+
+
+async def test_sqlite_file_is_made_in_wal_mode_with_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "gemgate.db"
+    async with open_database(f"sqlite:///{path}"):
+        pass
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_db_upgrade_command_migrates_the_named_database(tmp_path: Path) -> None:
+    path = tmp_path / "cli.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "gemgate", "db", "upgrade", "--database-url", f"sqlite:///{path}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"at revision {HEAD}" in result.stdout
+    with sqlite3.connect(path) as connection:
+        version = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+    assert version == (HEAD,)
+
+
+async def test_db_upgrade_command_reads_database_url_from_the_environment(
+    postgres_url: str,
+) -> None:
+    environment = {"PATH": "/usr/bin:/bin", "DATABASE_URL": postgres_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gemgate", "db", "upgrade", env=environment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert f"/{make_url(postgres_url).database} is at revision {HEAD}" in stdout.decode()
+    async with open_database(postgres_url, migrate=False) as engine:
+        async with engine.connect() as connection:
+            version = await connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+            assert version.scalar_one() == HEAD
+
+
+def test_db_upgrade_command_reports_an_unreachable_database_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gemgate", "db", "upgrade", "--database-url",
+         "postgresql://gemgate:hunter2@127.0.0.1:1/none"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("gemgate: cannot upgrade the database")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.stderr

@@ -1,0 +1,103 @@
+"""Spend batches: new rows stored, replays harmless, totals counting each row exactly once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gemgate.proxy.storage.key_store import KeySettings, KeyStore
+from gemgate.proxy.storage.spend_batches import insert_spend_rows
+from gemgate.proxy.storage.spend_logs import SpendLogs
+from gemgate.proxy.storage.spend_rows import SpendRow
+from gemgate.proxy.storage.tables import spend_log_tags, spend_logs
+from gemgate.proxy.storage.team_store import TeamSettings, TeamStore
+from tests.proxy.storage.conftest import NOW, make_spend_row
+
+
+@pytest.fixture
+async def owners(engine: AsyncEngine) -> None:
+    await KeyStore(engine).create("key-a", KeySettings(team_id="team-1"), NOW)
+    await KeyStore(engine).create("key-b", KeySettings(), NOW)
+    await TeamStore(engine).create("team-1", TeamSettings(), NOW)
+
+
+async def store(engine: AsyncEngine, rows: list[SpendRow]) -> int:
+    async with engine.begin() as connection:
+        return await insert_spend_rows(connection, rows)
+
+
+async def totals(engine: AsyncEngine) -> tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]:
+    key_a, key_b = await KeyStore(engine).get("key-a"), await KeyStore(engine).get("key-b")
+    team = await TeamStore(engine).get("team-1")
+    assert key_a is not None and key_b is not None and team is not None
+    tags = {total.group or "": total.spend for total in await SpendLogs(engine).tag_totals()}
+    return key_a.spend, key_b.spend, team.spend, tags
+
+
+ROWS = [
+    make_spend_row(1, key_hash="key-a", team_id="team-1", cost=Decimal("0.5"), tags=("x", "y")),
+    make_spend_row(2, key_hash="key-a", team_id="team-1", cost=Decimal("0.25"), tags=("x",)),
+    make_spend_row(3, key_hash="key-b", cost=Decimal("1.125"), tags=("y", "y")),
+    make_spend_row(4, cost=Decimal("9")),  # no key: the master key or an open gateway
+]
+
+
+@pytest.mark.usefixtures("owners")
+async def test_a_batch_is_stored_and_counted_in_every_total(engine: AsyncEngine) -> None:
+    assert await store(engine, ROWS) == 4
+    assert await totals(engine) == (
+        Decimal("0.75"), Decimal("1.125"), Decimal("0.75"),
+        {"x": Decimal("0.75"), "y": Decimal("1.625")},
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("owners")
+async def test_replaying_a_batch_stores_and_counts_nothing_twice(engine: AsyncEngine) -> None:
+    await store(engine, ROWS[:2])
+    before = await totals(engine)
+    assert await store(engine, ROWS[:2]) == 0
+    assert await totals(engine) == before
+    assert await store(engine, ROWS) == 2  # only the two new ones count
+    assert (await totals(engine))[0] == Decimal("0.75")
+
+
+@pytest.mark.usefixtures("owners")
+async def test_a_request_twice_in_one_batch_counts_once(engine: AsyncEngine) -> None:
+    assert await store(engine, [ROWS[0], ROWS[0], ROWS[1]]) == 2
+    assert (await totals(engine))[0] == Decimal("0.75")
+
+
+@pytest.mark.usefixtures("owners")
+async def test_repeated_tags_of_a_row_count_once(engine: AsyncEngine) -> None:
+    await store(engine, [ROWS[2]])
+    async with engine.connect() as connection:
+        tagged = await connection.execute(select(func.count()).select_from(spend_log_tags))
+        assert tagged.scalar_one() == 1
+    assert (await SpendLogs(engine).tag_totals())[0].requests == 1
+
+
+async def test_rows_of_unknown_keys_and_teams_are_still_logged(engine: AsyncEngine) -> None:
+    assert await store(engine, [make_spend_row(1, key_hash="gone", team_id="gone")]) == 1
+    async with engine.connect() as connection:
+        count = await connection.execute(select(func.count()).select_from(spend_logs))
+        assert count.scalar_one() == 1
+
+
+async def test_an_empty_batch_does_nothing(engine: AsyncEngine) -> None:
+    assert await store(engine, []) == 0
+
+
+@pytest.mark.usefixtures("owners")
+async def test_totals_equal_the_sum_of_the_stored_rows_when_costs_are_rounded(
+    engine: AsyncEngine,
+) -> None:
+    # Each cost rounds up at the tenth decimal; rounding only the total would lose two units.
+    rows = [make_spend_row(n, key_hash="key-a", cost=Decimal("0.000000000051")) for n in range(3)]
+    await store(engine, rows)
+    async with engine.connect() as connection:
+        logged = await connection.execute(select(func.sum(spend_logs.c.cost)))
+        assert logged.scalar_one() == Decimal("0.0000000003")
+    assert (await totals(engine))[0] == Decimal("0.0000000003")
