@@ -124,29 +124,23 @@ def key_json(record: KeyRecord) -> dict[str, Any]:
     return {
         "token": record.key_hash,
         "key_alias": settings.key_alias,
-        "models": list(settings.models),
-        "max_budget": _money(settings.max_budget),
-        "budget_duration": settings.budget_duration,
-        "budget_reset_at": _time(record.budget_reset_at),
-        "spend": _money(record.spend),
-        "rpm_limit": settings.rpm_limit,
-        "tpm_limit": settings.tpm_limit,
+        **_allowance_json(record),
         "expires": _time(settings.expires_at),
-        "metadata": dict(settings.metadata),
         "tags": list(settings.tags),
         "user_id": settings.user_id,
         "team_id": settings.team_id,
-        "blocked": settings.blocked,
-        "created_at": _time(record.created_at),
         "updated_at": _time(record.updated_at),
     }
 
 
 def team_json(record: TeamRecord) -> dict[str, Any]:
+    return {"team_id": record.team_id, "team_alias": record.settings.team_alias, **_allowance_json(record)}  # fmt: skip
+
+
+def _allowance_json(record: KeyRecord | TeamRecord) -> dict[str, Any]:
+    """What keys and teams share: models, budget, spend, limits, metadata, state."""
     settings = record.settings
     return {
-        "team_id": record.team_id,
-        "team_alias": settings.team_alias,
         "models": list(settings.models),
         "max_budget": _money(settings.max_budget),
         "budget_duration": settings.budget_duration,

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gemgate import errors
 from gemgate.proxy.bodies import json_object
-from gemgate.proxy.callers import Caller
+from gemgate.proxy.callers import Caller, key_scope, team_scope
 from gemgate.proxy.gateway_store import GatewayStore
 from gemgate.proxy.key_requests import (
     KeyDeletion,
@@ -26,7 +26,7 @@ from gemgate.proxy.key_requests import (
 )
 from gemgate.proxy.state import CALLER, app_state
 from gemgate.proxy.storage.conflicts import RecordExists
-from gemgate.proxy.storage.key_store import KEY_PREFIX, generate_key, hash_key
+from gemgate.proxy.storage.key_store import KEY_PREFIX, KeyRecord, generate_key, hash_key
 
 _MAX_PAGE = 1000
 
@@ -65,7 +65,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
     except RecordExists as error:
         raise errors.BadRequestError(str(error), status_code=409) from None
     store.keys.remember(record)
-    await _seed_budget(store, record.key_hash, settings.max_budget is not None)
+    await _seed_budget(store, record)
     await store.announce_change()
     return _json({"key": key, **key_json(record)})
 
@@ -75,11 +75,10 @@ async def _check_team(store: GatewayStore, team_id: str | None) -> None:
         raise errors.BadRequestError(f"team_id: no team {team_id!r}; make it with /team/new first")
 
 
-async def _seed_budget(store: GatewayStore, key_hash: str, has_budget: bool) -> None:
-    if has_budget:
-        record = await store.keys.keys.get(key_hash)
-        if record is not None:
-            await store.counters.set_spend(f"key:{key_hash}", record.spend, only_if_unset=True)
+async def _seed_budget(store: GatewayStore, record: KeyRecord) -> None:
+    """Start the budget counter of a key that has a budget from its stored spend."""
+    if record.settings.max_budget is not None:
+        await store.counters.set_spend(key_scope(record.key_hash), record.spend, only_if_unset=True)
 
 
 async def info(request: web.Request) -> web.StreamResponse:
@@ -114,7 +113,7 @@ async def update(request: web.Request) -> web.StreamResponse:
     if record is None:
         raise errors.NotFoundError("No such key.")
     store.keys.remember(record)
-    await _seed_budget(store, key_hash, settings.max_budget is not None)
+    await _seed_budget(store, record)
     await store.announce_change()
     return _json(key_json(record))
 
@@ -166,7 +165,7 @@ async def new_team(request: web.Request) -> web.StreamResponse:
     except RecordExists as error:
         raise errors.BadRequestError(str(error), status_code=409) from None
     if record.settings.max_budget is not None:
-        await store.counters.set_spend(f"team:{team_id}", record.spend, only_if_unset=True)
+        await store.counters.set_spend(team_scope(team_id), record.spend, only_if_unset=True)
     await store.keys.refresh()
     await store.announce_change()
     return _json(team_json(record))
