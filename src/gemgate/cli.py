@@ -188,7 +188,13 @@ def _with_database(config: ProxyConfig) -> ProxyConfig:
         async_database_url(url)  # an unusable URL is a config error before anything starts
     except ValueError as error:
         raise ConfigError(f"general_settings.database_url: {error}") from error
-    logger.info("Keys and spend kept in %s", make_url(url).render_as_string(hide_password=True))
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        # Once, before any worker is forked: workers starting together never race to migrate.
+        asyncio.run(_upgrade(url))
+    except (SQLAlchemyError, OSError) as error:
+        raise StartupError(f"cannot open the database {shown}: {type(error).__name__}") from error
+    logger.info("Keys and spend kept in %s", shown)
     update = {"general_settings": settings.model_copy(update={"database_url": url})}
     return config.model_copy(update=update)
 
