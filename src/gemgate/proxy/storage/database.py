@@ -4,6 +4,9 @@ mode, one writer at a time) and its schema (Alembic migrations, run at start-up)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -101,11 +104,30 @@ def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own implicit BEGIN is turned off: `_begin_sqlite_transaction` says when.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL: readers never block the writer. FULL: a commit survives power loss, so a journal
-    # segment removed after its commit is never the only copy of its rows.
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+    # FULL: a commit survives power loss, so a journal segment removed after its commit is never
+    # the only copy of its rows. (WAL mode is the file's own setting: see `use_wal`.)
+    for pragma in ("synchronous=FULL", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def use_wal(path: str, *, attempts: int = 200) -> None:
+    """Put the SQLite file at ``path`` in WAL mode (readers never block the writer), once per
+    open. Switching needs an exclusive lock and does not wait for one, so instances opening a new
+    file together retry here, in a thread, until one of them has switched it."""
+    for _ in range(attempts):
+        try:
+            with contextlib.closing(
+                sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+            ) as connection:
+                mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        time.sleep(0.025)
+    raise sqlite3.OperationalError(f"could not switch {path} to WAL mode: it stayed locked")
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
@@ -141,6 +163,7 @@ async def open_database(url: str | URL, *, migrate: bool = True) -> AsyncIterato
     if is_sqlite(database_url) and database_url.database:
         folder = Path(database_url.database).parent
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(use_wal, database_url.database)
     engine = create_engine(database_url)
     try:
         if migrate:
