@@ -8,18 +8,22 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from gemgate.client import AsyncChunkStream
 from gemgate.proxy import ProxyConfig, create_app
+from gemgate.proxy.streaming import GeminiRelay, relay_openai
+from gemgate.translate.chat_stream import ChatStreamTranslator
 from tests.proxy.conftest import CHAT_MODEL, MASTER_KEY
 from tests.servers import serve
 
@@ -219,3 +223,58 @@ def test_caller_leaving_is_counted_as_499(probe: Probe, probe_gateway: httpx.Cli
     while not _metric(probe_gateway, "gemgate_requests_total", route=path, status="499"):
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+class Chunks:
+    """An upstream stream of fixed Gemini chunks (the relays read only batches() and aclose())."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = texts
+
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        for text in self.texts:
+            yield [{"candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": text}]}}]}]  # fmt: skip
+
+    async def aclose(self) -> None:
+        return None
+
+
+RELAYS = {
+    "openai": (lambda request, upstream, end: relay_openai(
+        request, upstream, ChatStreamTranslator(model="m", response_id="r", created=0, include_usage=False, provider="gemini"),
+        before_end=end)),
+    "google-sse": lambda request, upstream, end: GeminiRelay(is_sse=True).relay(request, upstream, end),
+    "google-json-array": lambda request, upstream, end: GeminiRelay(is_sse=False).relay(request, upstream, end),
+}  # fmt: skip
+# The last bytes each framing sends (SSE's end is the end of the body only).
+ENDINGS = {"openai": b"[DONE]", "google-sse": b"", "google-json-array": b"]"}
+
+
+@pytest.mark.parametrize("relay", sorted(RELAYS))
+def test_the_end_hook_runs_before_the_last_bytes_are_sent(relay: str) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    async def before_end() -> None:  # stands for the spend row being journaled
+        entered.set()
+        await asyncio.to_thread(release.wait, 10)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await RELAYS[relay](
+            request, cast(AsyncChunkStream, Chunks("one", "two")), before_end
+        )
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    received: list[bytes] = []
+    with serve(app) as url, httpx.Client(timeout=10) as client:
+        with client.stream("POST", url + "/") as response:
+            reader = threading.Thread(target=lambda: received.extend(response.iter_raw()))
+            reader.start()
+            assert entered.wait(10)
+            time.sleep(0.2)  # whatever was sent before the hook has arrived by now
+            before, unfinished = b"".join(received), reader.is_alive()
+            release.set()
+            reader.join(10)
+    assert unfinished and b"two" in before
+    assert not ENDINGS[relay] or not before.rstrip().endswith(ENDINGS[relay])
+    assert not reader.is_alive() and b"".join(received).rstrip().endswith(ENDINGS[relay])

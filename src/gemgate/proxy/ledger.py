@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,6 +49,25 @@ async def charge(request: web.Request, state: AppState, bill: Charge) -> None:
     if scopes:
         tokens = 0 if bill.usage is None else bill.usage.total_tokens
         await state.store.counters.record(scopes, tokens, bill.cost or Decimal(0), now.timestamp())
+
+
+class Settlement:
+    """A streamed request's charge, made once: just before the stream's last bytes are sent (so a
+    caller who has the whole answer has its row on disk), or as the stream ends early."""
+
+    __slots__ = ("_bill", "_request", "_settled", "_state")
+
+    def __init__(self, request: web.Request, state: AppState, bill: Callable[[], Charge]) -> None:
+        self._request = request
+        self._state = state
+        self._bill = bill  # called once, when the stream's usage is final
+        self._settled = False
+
+    async def __call__(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        await charge(self._request, self._state, self._bill())
 
 
 def spend_row(request: web.Request, caller: Caller, bill: Charge, now: datetime) -> SpendRow:

@@ -5,7 +5,7 @@ upstream stream is closed however the relay ends, the caller leaving included.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -23,6 +23,12 @@ logger = logging.getLogger(__name__)
 OPENAI_DONE = b"data: [DONE]\n\n"
 # Reshapes one chat.completion.chunk for the route (None: send nothing for it).
 ChunkShape = Callable[[dict[str, Any]], Mapping[str, Any] | None]
+# Awaited after the last upstream chunk and before the stream's last bytes (spend journaling).
+BeforeEnd = Callable[[], Awaitable[None]]
+
+
+async def _no_op() -> None:
+    return None
 
 
 async def open_event_stream(request: web.Request, content_type: str) -> web.StreamResponse:
@@ -45,6 +51,7 @@ async def relay_openai(
     upstream: AsyncChunkStream,
     translator: ChatStreamTranslator,
     shape: ChunkShape | None = None,
+    before_end: BeforeEnd = _no_op,
 ) -> web.StreamResponse:
     """Relay Gemini chunks as OpenAI chunks; an upstream failure ends it with an error event."""
     response = await open_event_stream(request, "text/event-stream")
@@ -59,6 +66,7 @@ async def relay_openai(
         tail = b"data: " + error_event(error, Surface.OPENAI) + b"\n\n"
     finally:
         await upstream.aclose()
+    await before_end()
     # The last events travel with the end of the body: one write instead of two.
     await response.write_eof(tail)
     return response
@@ -81,7 +89,9 @@ class GeminiRelay:
     def content_type(self) -> str:
         return "text/event-stream" if self.is_sse else "application/json; charset=UTF-8"
 
-    async def relay(self, request: web.Request, upstream: AsyncChunkStream) -> web.StreamResponse:
+    async def relay(
+        self, request: web.Request, upstream: AsyncChunkStream, before_end: BeforeEnd = _no_op
+    ) -> web.StreamResponse:
         """Relay every chunk; an upstream failure ends the stream with Google's error object."""
         response = await open_event_stream(request, self.content_type)
         tail = b""
@@ -95,6 +105,7 @@ class GeminiRelay:
             await upstream.aclose()
         if not self.is_sse:
             tail += close_array(is_empty=self._count == 0)
+        await before_end()
         await response.write_eof(tail)
         return response
 

@@ -12,7 +12,7 @@ from gemgate import errors
 from gemgate.proxy.admission import admit_model
 from gemgate.proxy.bodies import json_object
 from gemgate.proxy.error_handlers import JSON_HEADERS
-from gemgate.proxy.ledger import Charge, charge
+from gemgate.proxy.ledger import Charge, Settlement, charge
 from gemgate.proxy.spend_tracking import record_spend, with_cost_header
 from gemgate.proxy.state import MODEL, AppState, app_state
 from gemgate.proxy.streaming import GeminiRelay
@@ -60,11 +60,16 @@ async def _stream(
 ) -> web.StreamResponse:
     upstream = await open_stream(state, target, body, timeout=timeout, num_retries=retries)
     relay = GeminiRelay(is_sse=request.query.get("alt") == "sse")
-    try:
-        return await relay.relay(request, upstream)
-    finally:
+
+    def bill() -> Charge:
         cost = record_spend(state.metrics, target, relay.usage)
-        await charge(request, state, Charge(target.model_name, 200, relay.usage, cost, target.deployment))  # fmt: skip
+        return Charge(target.model_name, 200, relay.usage, cost, target.deployment)
+
+    settle = Settlement(request, state, bill)
+    try:
+        return await relay.relay(request, upstream, before_end=settle)
+    finally:
+        await settle()
 
 
 def _for_target(body: dict[str, Any], method: str, target: Target) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gemgate import errors
+from gemgate.client import AsyncChunkStream
 from gemgate.openai_api import (
     ChatTarget,
     chat_body,
@@ -25,12 +26,13 @@ from gemgate.providers.resolve import TRANSPORT_PARAMS
 from gemgate.proxy.admission import admit_model
 from gemgate.proxy.bodies import json_object, required_text
 from gemgate.proxy.error_handlers import JSON_HEADERS
-from gemgate.proxy.ledger import Charge, charge
+from gemgate.proxy.ledger import Charge, Settlement, charge
 from gemgate.proxy.spend_tracking import record_spend, with_cost_header
 from gemgate.proxy.state import MODEL, AppState, app_state
 from gemgate.proxy.streaming import relay_openai
 from gemgate.proxy.targets import ModelTargets, Target
 from gemgate.proxy.upstream_calls import fetched_media, open_stream, send_json
+from gemgate.translate.chat_stream import ChatStreamTranslator
 from gemgate.translate.text_completion import (
     chat_request_from_completion,
     completion_chunk_from_chat_chunk,
@@ -176,13 +178,7 @@ async def _complete_chat(
     if body.get("stream"):
         upstream = await open_stream(state, target, payload, timeout=chat.timeout,
                                      num_retries=chat.num_retries, client=client)  # fmt: skip
-        translator = stream_translator(chat)
-        shape = completion_chunk_from_chat_chunk if is_text else None
-        try:
-            return await relay_openai(request, upstream, translator, shape)
-        finally:
-            cost = record_spend(state.metrics, target, translator.usage)
-            await charge(request, state, _bill(target, body, translator.usage, cost))
+        return await _relay_chat(request, state, target, body, upstream, stream_translator(chat), is_text=is_text)  # fmt: skip
     answer = await send_json(state, target, "generateContent", payload, timeout=chat.timeout,
                              num_retries=chat.num_retries, client=client)  # fmt: skip
     completion, usage = chat_completion(chat, answer)
@@ -191,6 +187,28 @@ async def _complete_chat(
     if is_text:
         return _json(completion_response_from_chat(completion), cost)
     return _json(completion, cost)
+
+
+async def _relay_chat(
+    request: web.Request,
+    state: AppState,
+    target: Target,
+    body: dict[str, Any],
+    upstream: AsyncChunkStream,
+    translator: ChatStreamTranslator,
+    *,
+    is_text: bool,
+) -> web.StreamResponse:
+    def bill() -> Charge:  # the translator's usage is final only once the stream has ended
+        cost = record_spend(state.metrics, target, translator.usage)
+        return _bill(target, body, translator.usage, cost)
+
+    settle = Settlement(request, state, bill)
+    shape = completion_chunk_from_chat_chunk if is_text else None
+    try:
+        return await relay_openai(request, upstream, translator, shape, before_end=settle)
+    finally:
+        await settle()
 
 
 def _json(body: Any, cost: Decimal | None = None) -> web.StreamResponse:
