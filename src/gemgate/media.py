@@ -32,6 +32,13 @@ _GOOGLE_READS_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.co
 _UNTYPED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 
 
+class RefusedAddressError(OSError):
+    """A media URL whose host is (or resolves to) an address the fetcher may not reach."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"{host} is a private, local or reserved address; media are only fetched from public hosts")  # fmt: skip
+
+
 def remote_media_urls(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     """Every http(s) `image_url` / `file` URL in ``messages`` that must be fetched, once each."""
     found: dict[str, None] = {}
@@ -99,7 +106,7 @@ async def _fetch_one(
                 _append(data, chunk, url, max_bytes)
     except TimeoutError as error:
         raise _fetch_failed(url, "timed out") from error
-    except (aiohttp.ClientError, ValueError) as error:
+    except (aiohttp.ClientError, ValueError, RefusedAddressError) as error:
         raise _fetch_failed(url, _reason(error)) from error
     return _blob(response.headers, url, data)
 
@@ -120,9 +127,22 @@ def _fetch_one_sync(client: httpx.Client, url: str, max_bytes: int, timeout: flo
 
 def _reason(error: Exception) -> str:
     """What went wrong, in words that do not depend on the HTTP library."""
+    refused = _refusal(error)
+    if refused is not None:
+        return str(refused)
+    if isinstance(error, aiohttp.InvalidURL | httpx.InvalidURL):
+        return "the URL is not valid"
     if isinstance(error, aiohttp.ClientConnectionError | httpx.ConnectError | OSError):
         return "could not connect"
     return "the connection failed"
+
+
+def _refusal(error: BaseException) -> RefusedAddressError | None:
+    # aiohttp wraps what the resolver raises (as `os_error` and as the cause).
+    for found in (error, getattr(error, "os_error", None), error.__cause__, error.__context__):
+        if isinstance(found, RefusedAddressError):
+            return found
+    return None
 
 
 def _check_answer(status: int, headers: Mapping[str, str], url: str, max_bytes: int) -> None:

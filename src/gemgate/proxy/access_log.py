@@ -33,6 +33,7 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, No
 _SECRET_WORDS = frozenset(
     {
         "key",
+        "keys",
         "apikey",
         "token",
         "authorization",

@@ -18,6 +18,7 @@ from gemgate.providers.resolve import ProviderRegistry
 from gemgate.proxy.auth import MasterKey
 from gemgate.proxy.config import ProxyConfig
 from gemgate.proxy.gateway_store import GatewayStore, StoreSettings, open_gateway_store
+from gemgate.proxy.media_fetching import media_session
 from gemgate.proxy.metrics import GatewayMetrics
 from gemgate.proxy.middleware import add_request_id, gateway_middleware
 from gemgate.proxy.routes import ROUTES
@@ -61,10 +62,12 @@ def _lifespan(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         session = new_session()
+        media = media_session(allow_private=config.general_settings.allow_private_media_urls)
         master = config.general_settings.master_key
         app[STATE] = AppState(
             config=config,
             session=session,
+            media_session=media,
             client=AsyncGeminiClient(AiohttpTransport(session)),
             targets=targets,
             metrics=GatewayMetrics(),
@@ -78,5 +81,6 @@ def _lifespan(
                 yield
         finally:
             await session.close()
+            await media.close()
 
     return lifespan

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from gemgate import errors
+from gemgate.proxy.access_log import redacted_body
+from gemgate.proxy.state import REQUEST_ID, STATE
+
+# Request bodies, when `general_settings.log_request_bodies` is on (redacted, cut to a bound).
+body_logger = logging.getLogger("gemgate.bodies")
 
 _JSON_TYPES = frozenset({"application/json", "text/json"})
 # Tool-generated requests often say nothing about their type; only a wrong one is refused.
@@ -23,6 +29,9 @@ async def json_object(request: web.Request) -> dict[str, Any]:
             f"Content-Type must be application/json, got {content_type}", status_code=415
         )
     raw = await request.read()
+    if request.app[STATE].config.general_settings.log_request_bodies:
+        request_id = request.get(REQUEST_ID)
+        body_logger.info("request body %s", request_id, extra={"request_id": request_id, "body": redacted_body(raw)})  # fmt: skip
     if not raw.strip():
         raise errors.BadRequestError("the request body is empty; send a JSON object")
     try:

@@ -175,6 +175,8 @@ class GeneralSettings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     # Debug logging of request bodies (redacted); off because prompts are the caller's data.
     log_request_bodies: bool = False
+    # Media URLs in messages are fetched from public hosts only, unless this is switched on.
+    allow_private_media_urls: bool = False
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod

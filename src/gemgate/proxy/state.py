@@ -25,6 +25,8 @@ class AppState:
 
     config: ProxyConfig
     session: aiohttp.ClientSession
+    # Fetches media URLs found in messages: public hosts only unless configured otherwise.
+    media_session: aiohttp.ClientSession
     client: AsyncGeminiClient
     targets: ModelTargets
     metrics: GatewayMetrics

@@ -68,4 +68,4 @@ async def fetched_media(state: AppState, messages: Iterable[Mapping[str, Any]]) 
     urls = remote_media_urls(messages)
     if not urls:
         return {}
-    return await fetch_media(urls, session=state.session)
+    return await fetch_media(urls, session=state.media_session)

@@ -18,13 +18,15 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 _MAX_SNIPPET = 200
 _SECRETS = (
     (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), "AIza…"),
+    # Gateway keys (and OpenAI-style keys) a caller may paste into a prompt or a field.
+    (re.compile(r"\bsk-[0-9A-Za-z_\-]{16,}"), "sk-…"),
     (re.compile(r"ya29\.[0-9A-Za-z_\-.]+"), "ya29.…"),
     (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1…"),
     (re.compile(r"(?i)([?&]key=)[^&\s\"']+"), r"\1…"),
     (re.compile(r"(?i)(x-goog-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',]+"), r"\1…"),
 )
 # Something every pattern above needs; most log text has none, and one search beats five subs.
-_SECRET_MARKERS = re.compile(r"(?i)aiza|ya29\.|bearer|key")
+_SECRET_MARKERS = re.compile(r"(?i)aiza|ya29\.|bearer|key|sk-")
 
 
 def error_from_google(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,10 +43,9 @@ def read_usage(usage_metadata: Mapping[str, Any] | None) -> Usage:
     # The Developer API's Live socket says "response…" where everything else says "candidates…".
     answer = _count(metadata.get("candidatesTokenCount", metadata.get("responseTokenCount")))
     answer_details = metadata.get("candidatesTokensDetails", metadata.get("responseTokensDetails"))
-    prompt_details = [
-        *_details(metadata.get("promptTokensDetails")),
-        *_details(metadata.get("toolUsePromptTokensDetails")),
-    ]
+    prompt_audio, prompt_image = _media_counts(metadata.get("promptTokensDetails"))
+    tool_audio, tool_image = _media_counts(metadata.get("toolUsePromptTokensDetails"))
+    answer_audio, answer_image = _media_counts(answer_details)
     return Usage(
         # promptTokenCount already counts cached tokens; tool results fed back are billed as input.
         prompt_tokens=_count(metadata.get("promptTokenCount")) + tool_use,
@@ -54,10 +53,10 @@ def read_usage(usage_metadata: Mapping[str, Any] | None) -> Usage:
         cached_tokens=_count(metadata.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
         tool_use_prompt_tokens=tool_use,
-        prompt_audio_tokens=_modality_count(prompt_details, "AUDIO"),
-        completion_audio_tokens=_modality_count(_details(answer_details), "AUDIO"),
-        prompt_image_tokens=_modality_count(prompt_details, "IMAGE"),
-        completion_image_tokens=_modality_count(_details(answer_details), "IMAGE"),
+        prompt_audio_tokens=prompt_audio + tool_audio,
+        completion_audio_tokens=answer_audio,
+        prompt_image_tokens=prompt_image + tool_image,
+        completion_image_tokens=answer_image,
     )
 
 
@@ -88,14 +87,17 @@ def _count(value: object) -> int:
     return 0
 
 
-def _details(value: object) -> list[ModalityTokenCount]:
-    # Lists of per-modality counts; anything else (a malformed answer) counts as none.
-    return value if isinstance(value, list) else []
-
-
-def _modality_count(details: Iterable[ModalityTokenCount] | None, modality: str) -> int:
-    return sum(
-        _count(detail.get("tokenCount"))
-        for detail in details or ()
-        if isinstance(detail, Mapping) and detail.get("modality") == modality
-    )
+def _media_counts(details: object) -> tuple[int, int]:
+    """(audio, image) token counts of a per-modality list; anything malformed counts as none."""
+    audio = image = 0
+    if type(details) is not list:  # JSON lists only: called for every answer, kept cheap
+        return audio, image
+    for detail in cast(list[ModalityTokenCount], details):
+        if not isinstance(detail, dict):
+            continue
+        modality = detail.get("modality")
+        if modality == "AUDIO":
+            audio += _count(detail.get("tokenCount"))
+        elif modality == "IMAGE":
+            image += _count(detail.get("tokenCount"))
+    return audio, image
