@@ -128,6 +128,32 @@ def test_vertex_routes_read_the_gateway_key_from_its_own_headers_first(
     assert gateway_key(path, CIMultiDict(headers), {}) == expected
 
 
+HOSTED_TOKEN = {"cf-aig-authorization": "Bearer sk-cf", "x-goog-api-key": "AIza-google"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "expected"),
+    [
+        ("/v1/acct/gw/google-ai-studio/v1beta/models/m:generateContent", HOSTED_TOKEN, "sk-cf"),
+        ("/v1/acct/gw/compat/chat/completions",
+         {"CF-AIG-Authorization": "sk-cf", "Authorization": "Bearer sk-other"}, "sk-cf"),
+        ("/v1/models/gw/google-ai-studio/v1beta/models", HOSTED_TOKEN, "sk-cf"),
+        # Without the header (or with a blank one) the usual places are read.
+        ("/v1/acct/gw/google-ai-studio/v1/models", {"x-goog-api-key": "sk-g"}, "sk-g"),
+        ("/v1/acct/gw/google-ai-studio/v1/models",
+         {"cf-aig-authorization": "Bearer ", "x-goog-api-key": "sk-g"}, "sk-g"),
+        # Elsewhere the header is nobody's key.
+        ("/v1/chat/completions", HOSTED_TOKEN, "AIza-google"),
+        ("/gemini/v1beta/models", HOSTED_TOKEN, "AIza-google"),
+        ("/v1/acct/gw/openai/chat/completions", HOSTED_TOKEN, "AIza-google"),
+    ],
+)  # fmt: skip
+def test_hosted_gateway_urls_read_the_gateway_token_header_first(
+    path: str, headers: dict[str, str], expected: str
+) -> None:
+    assert gateway_key(path, CIMultiDict(headers), {}) == expected
+
+
 @pytest.mark.parametrize(
     ("headers", "is_gateway_keyed", "expected"),
     [

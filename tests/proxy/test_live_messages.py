@@ -14,6 +14,7 @@ from gemgate.proxy.live_messages import (
     LiveUsageTally,
     ModelNaming,
     developer_naming,
+    live_model_id,
     name_setup_model,
     vertex_naming,
 )
@@ -61,14 +62,44 @@ def test_renamed_setup_keeps_its_frame_type_and_other_fields() -> None:
 @pytest.mark.parametrize(
     "frame",
     [
-        '{"setup": {"model": "models/x"}}',  # nothing to rename
         '{"clientContent": {"turns": []}}',  # not a setup
+        '{"setup": {"generationConfig": {}}}',  # a setup naming no model
+        '{"setup": {"model": 7}}',
         "not json",
         b"\x00\x01",
     ],
 )
-def test_frames_without_a_renaming_pass_as_they_are(frame: str | bytes) -> None:
-    assert name_setup_model(frame, developer_naming(None))[0] is frame
+def test_frames_that_name_no_model_pass_as_they_are_without_one(frame: str | bytes) -> None:
+    assert name_setup_model(frame, developer_naming(None)) == (frame, None)
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ('{ "setup" : { "model" : "models/b" } }', '{"setup":{"model":"models/b"}}'),
+        # JSON with a repeated key: Google gets the one value the gateway read and admitted.
+        ('{"setup": {"model": "models/a", "model": "models/b"}}', '{"setup":{"model":"models/b"}}'),
+        (b'{"setup": {"model": "models/a"}, "setup": {"model": "models/b"}}',
+         b'{"setup":{"model":"models/b"}}'),
+    ],
+)  # fmt: skip
+def test_a_setup_is_passed_on_as_it_was_read(frame: str | bytes, expected: str | bytes) -> None:
+    assert name_setup_model(frame, developer_naming(None)) == (expected, "models/b")
+
+
+@pytest.mark.parametrize(
+    ("model", "model_id"),
+    [
+        (f"models/{LIVE_MODEL}", LIVE_MODEL),
+        (VERTEX_NAME, LIVE_MODEL),
+        (f"publishers/google/models/{LIVE_MODEL}", LIVE_MODEL),
+        (LIVE_MODEL, LIVE_MODEL),
+        ("tunedModels/t-1", "tunedModels/t-1"),
+        ("projects/p/locations/l/endpoints/1", "projects/p/locations/l/endpoints/1"),
+    ],
+)
+def test_the_model_id_of_a_live_model_name(model: str, model_id: str) -> None:
+    assert live_model_id(model) == model_id
 
 
 # --- usage per turn ------------------------------------------------------------------------

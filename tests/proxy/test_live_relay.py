@@ -7,10 +7,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gemgate.pricing import cost_of
 from gemgate.proxy import ProxyConfig, create_app
+from gemgate.proxy.live_billing import NO_SETUP
 from gemgate.proxy.live_relay import (
     Closure,
     close_code_for_status,
@@ -33,9 +35,11 @@ from gemgate.proxy.live_relay import (
 from gemgate.translate.usage import read_usage
 from tests.conftest import TEST_API_KEY
 from tests.proxy.conftest import MASTER_KEY
+from tests.proxy.routes.test_keys import keyed_config, new_key, spend_logs
 from tests.servers import free_port, serve
 
 LIVE_MODEL = "gemini-live-2.5-flash"
+SETUP = orjson.dumps({"setup": {"model": f"models/{LIVE_MODEL}"}}).decode()
 FIRST_TURN = {"promptTokenCount": 10, "responseTokenCount": 4, "totalTokenCount": 14}
 SECOND_TURN = {"promptTokenCount": 30, "responseTokenCount": 6, "totalTokenCount": 36}
 
@@ -182,8 +186,8 @@ def relay_url(scripted: tuple[ScriptedLive, str]) -> Iterator[str]:
         yield url
 
 
-def live_url(gateway: str, action: str) -> str:
-    return f"{gateway.replace('http://', 'ws://')}/gemini/ws/{action}?key={MASTER_KEY}"
+def live_url(gateway: str, action: str, key: str = MASTER_KEY) -> str:
+    return f"{gateway.replace('http://', 'ws://')}/gemini/ws/{action}?key={key}"
 
 
 async def close_of(socket: ClientConnection) -> tuple[int, str]:
@@ -200,6 +204,8 @@ async def wait_for(event: threading.Event) -> None:
 
 async def test_text_and_binary_frames_keep_their_type_both_ways(relay_url: str) -> None:
     async with connect(live_url(relay_url, "echo")) as socket:
+        await socket.send(SETUP)
+        assert orjson.loads(await socket.recv()) == orjson.loads(SETUP)
         await socket.send('{"text": "frame"}')
         assert await socket.recv() == '{"text": "frame"}'
         await socket.send(b'{"binary": "frame"}')
@@ -208,7 +214,7 @@ async def test_text_and_binary_frames_keep_their_type_both_ways(relay_url: str) 
 
 async def test_upstream_close_code_and_reason_reach_the_caller(relay_url: str) -> None:
     async with connect(live_url(relay_url, "close")) as socket:
-        await socket.send("{}")
+        await socket.send(SETUP)
         assert await close_of(socket) == (4001, "upstream says bye")
 
 
@@ -217,7 +223,7 @@ async def test_caller_close_code_and_reason_reach_upstream(
 ) -> None:
     upstream, _ = scripted
     async with connect(live_url(relay_url, "echo")) as socket:
-        await socket.send("{}")
+        await socket.send(SETUP)
         await socket.recv()
         await socket.close(code=4000, reason="caller says bye")
     await wait_for(upstream.closed)
@@ -229,7 +235,7 @@ async def test_caller_that_vanishes_closes_the_upstream_socket(
 ) -> None:
     upstream, _ = scripted
     socket = await connect(live_url(relay_url, "echo"))
-    await socket.send("{}")
+    await socket.send(SETUP)
     await socket.recv()
     socket.transport.abort()  # no close frame: the connection just drops
     await wait_for(upstream.closed)
@@ -240,7 +246,7 @@ async def test_upstream_that_vanishes_closes_the_caller_with_an_internal_error(
     relay_url: str,
 ) -> None:
     async with connect(live_url(relay_url, "vanish")) as socket:
-        await socket.send("{}")
+        await socket.send(SETUP)
         assert await close_of(socket) == (1011, "The Live API connection broke off.")
 
 
@@ -266,7 +272,7 @@ async def test_gateway_key_stays_with_the_gateway_and_the_real_key_goes_upstream
     headers = {"x-goog-api-key": MASTER_KEY, "x-emulator-fault": "none"}
     url = live_url(relay_url, "echo") + "&model=m&alt=json"
     async with connect(url, additional_headers=headers) as socket:
-        await socket.send("{}")
+        await socket.send(SETUP)
         await socket.recv()
     ((path, sent),) = upstream.handshakes
     assert path == "/ws/echo?alt=json"
@@ -282,11 +288,13 @@ def metric(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"no {name}{{{wanted}}} in the metrics")
 
 
-async def scripted_session(relay_url: str, model: str) -> None:
+async def scripted_session(
+    relay_url: str, model: str, key: str = MASTER_KEY, headers: dict[str, str] | None = None
+) -> None:
     """One session naming ``model`` whose upstream reports FIRST_TURN, then SECOND_TURN."""
     turns = [{"serverContent": {"turnComplete": True}, "usageMetadata": usage}
              for usage in (FIRST_TURN, SECOND_TURN)]  # fmt: skip
-    async with connect(live_url(relay_url, "echo")) as socket:
+    async with connect(live_url(relay_url, "echo", key), additional_headers=headers) as socket:
         await socket.send(orjson.dumps({"setup": {"model": model}}).decode())
         await socket.recv()
         await socket.send(orjson.dumps({"script": turns}).decode())
@@ -297,7 +305,7 @@ async def scripted_session(relay_url: str, model: str) -> None:
 async def test_session_usage_is_counted_priced_and_logged_once(
     relay_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="gemgate.proxy.live_relay")
+    caplog.set_level(logging.INFO, logger="gemgate.proxy.live_billing")
     await scripted_session(relay_url, f"models/{LIVE_MODEL}")
     record = await _live_record(caplog)
     assert (record.model, record.turns, record.prompt_tokens, record.completion_tokens) == (
@@ -318,7 +326,7 @@ async def test_session_usage_is_counted_priced_and_logged_once(
 async def test_unpriced_live_model_is_counted_under_one_shared_label(
     relay_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="gemgate.proxy.live_relay")
+    caplog.set_level(logging.INFO, logger="gemgate.proxy.live_billing")
     await scripted_session(relay_url, "models/a-model-named-by-the-caller")
     record = await _live_record(caplog)
     assert record.cost_usd is None
@@ -331,7 +339,7 @@ async def test_unpriced_live_model_is_counted_under_one_shared_label(
 async def _live_record(caplog: pytest.LogCaptureFixture) -> Any:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        records = [r for r in caplog.records if r.name == "gemgate.proxy.live_relay"]
+        records = [r for r in caplog.records if r.name == "gemgate.proxy.live_billing"]
         if records:
             (record,) = records
             return record
@@ -345,3 +353,123 @@ def test_plain_request_on_a_live_route_is_told_to_upgrade(relay_url: str) -> Non
     )
     assert response.status_code == 426
     assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+# --- the setup, admitted before it is passed on --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "first", ['{"clientContent": {"turns": []}}', '{"setup": {}}', "not json", b"\x00\x01"]
+)
+async def test_a_first_message_that_is_no_setup_naming_a_model_is_refused(
+    scripted: tuple[ScriptedLive, str], relay_url: str, first: str | bytes
+) -> None:
+    upstream, _ = scripted
+    async with connect(live_url(relay_url, "echo")) as socket:
+        await socket.send(first)
+        assert await close_of(socket) == (1007, NO_SETUP)
+    await wait_for(upstream.closed)
+    assert upstream.closes == [(1000, "")]  # closed without a frame of the caller's
+
+
+async def test_the_setup_google_receives_is_the_one_the_gateway_read(relay_url: str) -> None:
+    # A repeated key could be read one way here and another at Google: the relay rewrites it.
+    repeated = '{"setup": {"model": "models/first", "model": "models/second"}}'
+    async with connect(live_url(relay_url, "echo")) as socket:
+        await socket.send(repeated)
+        assert await socket.recv() == '{"setup":{"model":"models/second"}}'
+
+
+# --- the spend log -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed_relay_url(scripted: tuple[ScriptedLive, str], tmp_path: Path) -> Iterator[str]:
+    with serve(create_app(keyed_config(scripted[1], tmp_path))) as url:
+        yield url
+
+
+@pytest.fixture
+async def admin_http(keyed_relay_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=keyed_relay_url, timeout=30) as client:
+        yield client
+
+
+async def test_a_sessions_usage_is_one_spend_log_row_of_the_virtual_key(
+    keyed_relay_url: str, admin_http: httpx.AsyncClient
+) -> None:
+    key = await new_key(admin_http, key_alias="voice-app", tags=["voice"])
+    headers = {"tags": "night", "x-gemgate-end-user": "caller-9"}
+    await scripted_session(keyed_relay_url, f"models/{LIVE_MODEL}", key, headers)
+    [row] = await spend_logs(admin_http, 1, api_key=key)
+    expected = sum(
+        (cost_of(LIVE_MODEL, read_usage(u), at=datetime.now(UTC)) or Decimal(0))
+        for u in (FIRST_TURN, SECOND_TURN)
+    )
+    assert (row["model"], row["status"], row["route"]) == (LIVE_MODEL, 200, "/gemini/ws/{path}")
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (40, 10)
+    assert Decimal(str(row["spend"])) == expected
+    assert (row["key_alias"], row["end_user"]) == ("voice-app", "caller-9")
+    assert set(row["tags"]) == {"voice", "night"}
+
+
+@pytest.mark.parametrize(
+    ("action", "ending", "status"),
+    [("echo", "caller closes", 200), ("echo", "caller vanishes", 499),
+     ("close", "upstream closes with 4001", 502), ("vanish", "upstream vanishes", 502)],
+)  # fmt: skip
+async def test_the_spend_row_status_says_how_the_session_ended(
+    keyed_relay_url: str, admin_http: httpx.AsyncClient, action: str, ending: str, status: int
+) -> None:
+    key = await new_key(admin_http)
+    socket = await connect(live_url(keyed_relay_url, action, key))
+    await socket.send(SETUP)
+    if action != "echo":
+        await close_of(socket)
+    elif ending == "caller vanishes":
+        await socket.recv()
+        socket.transport.abort()
+    else:
+        await socket.recv()
+        await socket.close(code=4000, reason="done")
+    [row] = await spend_logs(admin_http, 1, api_key=key)
+    assert (row["status"], row["model"], row["spend"]) == (status, LIVE_MODEL, 0)
+
+
+async def test_a_model_outside_the_keys_list_closes_the_session_at_its_setup(
+    scripted: tuple[ScriptedLive, str], keyed_relay_url: str, admin_http: httpx.AsyncClient
+) -> None:
+    upstream, _ = scripted
+    key = await new_key(admin_http, models=["gemini-live-2.5-flash-native-audio"])
+    async with connect(live_url(keyed_relay_url, "echo", key)) as socket:
+        await socket.send(SETUP)
+        code, reason = await close_of(socket)
+    assert code == 1008 and f"may not use model {LIVE_MODEL!r}" in reason
+    await wait_for(upstream.closed)
+    assert upstream.closes == [(1000, "")]  # Google never saw the setup
+    [row] = await spend_logs(admin_http, 1, api_key=key)
+    assert (row["status"], row["model"], row["prompt_tokens"]) == (403, LIVE_MODEL, 0)
+
+
+async def test_a_key_over_its_request_limit_is_told_to_try_again_later(
+    keyed_relay_url: str, admin_http: httpx.AsyncClient
+) -> None:
+    key = await new_key(admin_http, rpm_limit=1)
+    await scripted_session(keyed_relay_url, f"models/{LIVE_MODEL}", key)
+    async with connect(live_url(keyed_relay_url, "echo", key)) as socket:
+        await socket.send(SETUP)
+        code, reason = await close_of(socket)
+    assert code == 1013 and "requests per minute" in reason
+    rows = await spend_logs(admin_http, 2, api_key=key)
+    assert sorted(row["status"] for row in rows) == [200, 429]
+
+
+async def test_a_long_model_name_is_cut_in_the_spend_log(
+    keyed_relay_url: str, admin_http: httpx.AsyncClient
+) -> None:
+    key = await new_key(admin_http)
+    async with connect(live_url(keyed_relay_url, "echo", key)) as socket:
+        await socket.send(orjson.dumps({"setup": {"model": "models/" + "m" * 5000}}).decode())
+        await socket.recv()
+    [row] = await spend_logs(admin_http, 1, api_key=key)
+    assert row["model"] == "m" * 200

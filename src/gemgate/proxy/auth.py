@@ -15,6 +15,11 @@ KEY_QUERY_PARAM = "key"
 # Routes where `Authorization` may carry the caller's own Google token: there the gateway key
 # is read from GATEWAY_KEY_HEADERS first, so the two do not collide.
 GOOGLE_TOKEN_ROUTES = ("/vertex_ai/", "/vertex-ai/")
+# An authenticated hosted gateway's token header (`Bearer <token>`); its clients send the
+# provider's key beside it, so on the hosted-gateway URLs it is read before any other place.
+HOSTED_GATEWAY_HEADER = "cf-aig-authorization"
+# /v1/{account}/{gateway}/{segment}/…: the hosted-gateway URLs (proxy/routes/cloudflare.py).
+HOSTED_GATEWAY_SEGMENTS = frozenset({"google-ai-studio", "compat"})
 
 
 def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
@@ -28,12 +33,23 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
 
 def gateway_key(path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
     """The key presented to the gateway on ``path``: on GOOGLE_TOKEN_ROUTES the gateway headers
-    win over Authorization; elsewhere (or without them) as presented_key."""
+    win over Authorization, on the hosted-gateway URLs HOSTED_GATEWAY_HEADER wins over all;
+    elsewhere (or without them) as presented_key."""
     if path.startswith(GOOGLE_TOKEN_ROUTES):
         key = _gateway_header_key(headers)
         if key:
             return key
+    if _is_hosted_gateway_path(path):
+        key = _header_key(headers.get(HOSTED_GATEWAY_HEADER))
+        if key:
+            return key
     return presented_key(headers, query)
+
+
+def _is_hosted_gateway_path(path: str) -> bool:
+    # '', 'v1', account id, gateway id, segment, ...
+    parts = path.split("/", 5)
+    return len(parts) > 5 and parts[1] == "v1" and parts[4] in HOSTED_GATEWAY_SEGMENTS
 
 
 def google_authorization(headers: Mapping[str, str], *, is_gateway_keyed: bool) -> str | None:
@@ -47,12 +63,15 @@ def google_authorization(headers: Mapping[str, str], *, is_gateway_keyed: bool) 
 
 def _gateway_header_key(headers: Mapping[str, str]) -> str | None:
     for name in GATEWAY_KEY_HEADERS:
-        value = headers.get(name)
-        if value:
-            key = _bearer_token(value) or _bare_key(value)
-            if key:
-                return key
+        key = _header_key(headers.get(name))
+        if key:
+            return key
     return None
+
+
+def _header_key(value: str | None) -> str | None:
+    """The key of a gateway header: `Bearer K` or a bare `K`."""
+    return _bearer_token(value) or _bare_key(value)
 
 
 def _bearer_token(value: str | None) -> str | None:

@@ -1,5 +1,5 @@
 """What the Live relay reads and changes in Live messages (pure): the model the caller's `setup`
-names, and the usage Google reports per turn, summed and priced for the session."""
+names (and its id), and the usage Google reports per turn, summed and priced for the session."""
 
 from __future__ import annotations
 
@@ -132,17 +132,26 @@ def _added(first: Usage, second: Usage) -> Usage:
 
 
 def name_setup_model(frame: str | bytes, naming: ModelNaming) -> tuple[str | bytes, str | None]:
-    """The caller's first frame with `setup.model` renamed as ``naming`` says, and the model.
+    """The caller's first frame with `setup.model` named as ``naming`` says, and that model.
 
-    Frames that are not a setup pass as they are; an unchanged setup keeps its bytes.
+    A setup naming a model is always written anew from what was read, so Google receives the
+    very message whose model the gateway admitted: JSON that repeats a key cannot then be read
+    one way here and another way there. Other frames pass as they are, with no model.
     """
     message = _json_object(frame)
     setup = message.get("setup") if message is not None else None
     if message is None or not isinstance(setup, dict):
         return frame, None
-    model = setup.get("model") if isinstance(setup.get("model"), str) else None
-    renamed = naming.name_for(model)
-    if renamed is None or renamed == model:
-        return frame, model
-    body = orjson.dumps({**message, "setup": {**setup, "model": renamed}})
-    return (body.decode() if isinstance(frame, str) else body), renamed
+    given = setup.get("model") if isinstance(setup.get("model"), str) else None
+    model = naming.name_for(given) or given
+    if not model:
+        return frame, None
+    body = orjson.dumps({**message, "setup": {**setup, "model": model}})
+    return (body.decode() if isinstance(frame, str) else body), model
+
+
+def live_model_id(model: str) -> str:
+    """The model id in a Live model name, as key model lists and the spend log name models:
+    `models/m` and `projects/…/publishers/google/models/m` are `m`; other names stay whole."""
+    _, marker, model_id = model.rpartition("models/")
+    return model_id if marker and model_id else model

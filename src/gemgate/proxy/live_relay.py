@@ -1,5 +1,5 @@
-"""The Live API relay: a caller's WebSocket bridged to Google's Live socket, frames passed both
-ways as they come, close codes passed on, and the session's usage recorded when it ends."""
+"""The Live API relay: a caller's WebSocket bridged to Google's Live socket, the setup admitted,
+frames passed both ways as they come, close codes passed on, and the session billed at its end."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
 from gemgate import errors
-from gemgate.pricing import bundled_prices
-from gemgate.proxy.live_messages import LiveUsageTally, ModelNaming, name_setup_model
-from gemgate.proxy.spend_tracking import record_usage
-from gemgate.proxy.state import MODEL, AppState, app_state
+from gemgate.proxy.live_billing import (
+    CALLER_GONE,
+    LiveRefusal,
+    LiveSession,
+    SessionEnd,
+    admit_setup,
+    session_end,
+    settle,
+)
+from gemgate.proxy.live_messages import LiveUsageTally, ModelNaming
+from gemgate.proxy.state import AppState
 from gemgate.proxy.upstream import CALLER_CREDENTIALS, HOP_BY_HOP
-from gemgate.translate.error_bodies import redact
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +37,6 @@ HANDSHAKE_SECONDS = 30.0
 CLOSE_SECONDS = 10.0
 # Pings notice a peer that vanished without closing (a laptop lid, a dropped network).
 HEARTBEAT_SECONDS = 30.0
-# The metrics label of a Live model the price table does not know (callers choose the name).
-OTHER_MODEL = "other"
-_MAX_LOGGED_MODEL = 200
 _MAX_REASON_BYTES = 123  # RFC 6455 §5.5: a control frame's payload is at most 125 bytes
 _NORMAL, _GOING_AWAY, _INTERNAL_ERROR = 1000, 1001, 1011
 # The handshake headers belong to each hop; the client library writes its own.
@@ -135,7 +138,8 @@ async def refuse_live(request: web.Request, code: int, reason: str) -> web.WebSo
 async def relay_live(
     request: web.Request, state: AppState, upstream: LiveUpstream
 ) -> web.WebSocketResponse:
-    """Open ``upstream``, then relay frames both ways until either side closes."""
+    """Open ``upstream``, admit the caller's setup, relay frames both ways until either side
+    closes, then bill the session."""
     started, tally = time.perf_counter(), LiveUsageTally(at=datetime.now(UTC))
     deadline = min(HANDSHAKE_SECONDS, state.config.general_settings.request_timeout)
     try:
@@ -146,20 +150,66 @@ async def relay_live(
     # No permessage-deflate: audio gains little from it, and the relay would pay for every frame.
     caller = web.WebSocketResponse(autoclose=False, compress=False,
                                    max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_SECONDS)  # fmt: skip
-    closure, parting = Closure(1006, "", by_caller=True), _INTERNAL_ERROR
+    session, parting = _Session(request, state, caller, google, tally), _INTERNAL_ERROR
     try:
         await caller.prepare(request)
-        closure = await _pump_both_ways(caller, google, upstream.naming, tally)
-        await _close_both(caller, google, closure)
+        await _converse(session, upstream.naming)
     except asyncio.CancelledError:
         parting = _GOING_AWAY  # the caller left, or the gateway is shutting down
         raise
     except Exception:  # the socket's boundary: after the upgrade only a close frame can tell
         logger.exception("Live relay to %s failed", upstream.api)
+        session.end = SessionEnd(_INTERNAL_ERROR, "gateway", 500)
     finally:
         await _close_open_sockets(caller, google, parting)
-        _record(request, upstream, tally, closure, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        await settle(request, state, LiveSession(upstream.api, tally, session.end, seconds))
     return caller
+
+
+@dataclass(slots=True)
+class _Session:
+    """The two sockets of one session, what admitting and billing it needs, and how it ended
+    (known before the closing handshakes, which a departing caller may cut short)."""
+
+    request: web.Request
+    state: AppState
+    caller: web.WebSocketResponse
+    google: aiohttp.ClientWebSocketResponse
+    tally: LiveUsageTally
+    end: SessionEnd = field(default_factory=lambda: SessionEnd(1006, "caller", CALLER_GONE))
+
+
+async def _converse(session: _Session, naming: ModelNaming) -> None:
+    """Admit and pass on the caller's setup, relay until one side closes, close the other."""
+    caller, google = session.caller, session.google
+    first = await caller.receive()
+    if first.type not in _DATA_TYPES:
+        closure = _closure_of(first, caller.close_code, by_caller=True)
+    else:
+        try:
+            setup = await admit_setup(session.request, session.state, first.data, naming, session.tally)  # fmt: skip
+        except LiveRefusal as refusal:
+            logger.info("Live session refused at its setup: %s", cut_reason(refusal.reason))
+            session.end = refusal.end
+            await google.close(code=_NORMAL)
+            await caller.close(code=refusal.end.code, message=cut_reason(refusal.reason).encode())
+            return
+        closure = await _relay_from(setup, caller, google, session.tally)
+    session.end = session_end(closure.code, by_caller=closure.by_caller)
+    await _close_both(caller, google, closure)
+
+
+async def _relay_from(
+    setup: str | bytes,
+    caller: web.WebSocketResponse,
+    google: aiohttp.ClientWebSocketResponse,
+    tally: LiveUsageTally,
+) -> Closure:
+    """Send the admitted setup, then relay both ways until one side closes."""
+    if not await _send(google, setup):
+        return Closure(1006, "", by_caller=False)
+    return await _pump_both_ways(caller, google, tally)
 
 
 async def _close_open_sockets(
@@ -201,14 +251,11 @@ async def _connect(
 
 
 async def _pump_both_ways(
-    caller: web.WebSocketResponse,
-    google: aiohttp.ClientWebSocketResponse,
-    naming: ModelNaming,
-    tally: LiveUsageTally,
+    caller: web.WebSocketResponse, google: aiohttp.ClientWebSocketResponse, tally: LiveUsageTally
 ) -> Closure:
     """Run both pumps until one side closes; the other pump is then stopped."""
     async with asyncio.TaskGroup() as group:
-        upward = group.create_task(_caller_to_google(caller, google, naming, tally))
+        upward = group.create_task(_caller_to_google(caller, google))
         downward = group.create_task(_google_to_caller(google, caller, tally))
         done, pending = await asyncio.wait((upward, downward), return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -217,21 +264,13 @@ async def _pump_both_ways(
 
 
 async def _caller_to_google(
-    caller: web.WebSocketResponse,
-    google: aiohttp.ClientWebSocketResponse,
-    naming: ModelNaming,
-    tally: LiveUsageTally,
+    caller: web.WebSocketResponse, google: aiohttp.ClientWebSocketResponse
 ) -> Closure:
-    is_first = True
     while True:
         message = await caller.receive()
         if message.type not in _DATA_TYPES:
             return _closure_of(message, caller.close_code, by_caller=True)
-        frame: str | bytes = message.data
-        if is_first:
-            frame, tally.model = name_setup_model(frame, naming)
-            is_first = False
-        if not await _send(google, frame):
+        if not await _send(google, message.data):
             return Closure(1006, "", by_caller=False)
 
 
@@ -278,37 +317,3 @@ async def _close_both(
     echo = closure.code if _may_send(closure.code) else _NORMAL
     await first.close(code=echo, message=cut_reason(closure.reason).encode())
     await second.close(code=code, message=reason.encode())
-
-
-def _record(
-    request: web.Request, upstream: LiveUpstream, tally: LiveUsageTally, closure: Closure,
-    seconds: float,
-) -> None:  # fmt: skip
-    """Count the session's usage and cost, and log one line about it."""
-    usage, cost = tally.finish()
-    label = _metrics_label(tally.model)
-    if label is not None:
-        request[MODEL] = label
-    if usage is not None:
-        metrics = app_state(request).metrics
-        record_usage(metrics, label or OTHER_MODEL, f"{upstream.api}/live", usage, cost)
-    fields = {
-        "live_api": upstream.api, "model": redact((tally.model or "")[:_MAX_LOGGED_MODEL]),
-        "turns": tally.turns,
-        "prompt_tokens": usage.prompt_tokens if usage else 0,
-        "completion_tokens": usage.completion_tokens if usage else 0,
-        "cost_usd": None if cost is None else format(cost, "f"),
-        "duration_s": round(seconds, 3), "close_code": closure.code,
-        "closed_by": "caller" if closure.by_caller else "google",
-    }  # fmt: skip
-    logger.info(
-        "Live session on %s ended: model %s, %d turns, %d+%d tokens, cost %s, %.1fs, close %d by %s",
-        *fields.values(), extra=fields,
-    )  # fmt: skip
-
-
-def _metrics_label(model: str | None) -> str | None:
-    """A priced model's id, else OTHER_MODEL: callers name Live models, so names are bounded."""
-    if model is None:
-        return None
-    return bundled_prices().priced_name(model) or OTHER_MODEL

@@ -28,7 +28,7 @@ HOP_BY_HOP = frozenset({
 # The caller's credentials are for the gateway; Google gets the configured ones instead.
 CALLER_CREDENTIALS = frozenset({
     "authorization", "x-goog-api-key", "x-gemgate-api-key", "x-litellm-api-key", "cookie",
-    "x-goog-user-project",
+    "x-goog-user-project", "cf-aig-authorization",
 })  # fmt: skip
 # The HTTP client derives these from the target URL and the body it sends.
 _DERIVED_REQUEST_HEADERS = frozenset({"host"})

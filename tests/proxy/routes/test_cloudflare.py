@@ -87,6 +87,51 @@ def test_streams_are_relayed(hosted: httpx.Client, query: str) -> None:
     assert response.content.count(b'"candidates"') > 1
 
 
+# An authenticated hosted gateway: its token in cf-aig-authorization, the caller's own Google
+# key beside it in x-goog-api-key (Cloudflare's "Authenticated Gateway" documentation).
+CALLERS_GOOGLE_KEY = "AIza-callers-own-key"
+
+
+def test_the_gateway_token_header_authenticates_and_never_reaches_google(
+    hosted: httpx.Client, http: httpx.Client
+) -> None:
+    http.delete("/emulator/requests")
+    headers = {"cf-aig-authorization": f"Bearer {MASTER_KEY}", "x-goog-api-key": CALLERS_GOOGLE_KEY}
+
+    response = hosted.post(STUDIO + SEED_PATH, json=SEED_BODY, headers=headers)
+
+    assert response.status_code == 200
+    [seen] = _seen_by_google(http)
+    assert seen["headers"]["x-goog-api-key"] == TEST_API_KEY
+    assert "cf-aig-authorization" not in seen["headers"]
+    assert MASTER_KEY not in str(seen) and CALLERS_GOOGLE_KEY not in str(seen)
+
+
+def test_a_wrong_gateway_token_is_refused_whatever_key_sits_beside_it(
+    hosted: httpx.Client,
+) -> None:
+    headers = {"cf-aig-authorization": "Bearer nope", "x-goog-api-key": MASTER_KEY}
+
+    response = hosted.post(STUDIO + SEED_PATH, json=SEED_BODY, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_openai_sdk_authenticates_the_compat_endpoint_with_the_gateway_token(
+    hosted_url: str,
+) -> None:
+    with openai.OpenAI(
+        base_url=f"{hosted_url}{HOSTED}/compat", api_key="sk-callers-own-provider-key",
+        default_headers={"cf-aig-authorization": f"Bearer {MASTER_KEY}"}, max_retries=0,
+    ) as client:  # fmt: skip
+        completion = client.chat.completions.create(
+            model=COMPAT_MODEL, messages=[{"role": "user", "content": "hi"}]
+        )
+
+    assert completion.choices[0].message.content == "Echo: hi"
+
+
 def test_a_wrong_key_gets_a_google_shaped_401(hosted: httpx.Client, http: httpx.Client) -> None:
     http.delete("/emulator/requests")
 

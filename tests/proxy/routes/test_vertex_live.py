@@ -8,7 +8,7 @@ import datetime
 import ipaddress
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from gemgate.emulator import EmulatorSettings, create_emulator_app
 from gemgate.emulator.service_accounts import new_service_account
 from gemgate.proxy import ProxyConfig, create_app
-from gemgate.proxy.routes.vertex_live import gateway_params_removed
+from gemgate.proxy.routes.vertex_live import developer_live_credentials, gateway_params_removed
+from gemgate.translate.usage import read_usage
 from tests.conftest import TEST_API_KEY
 from tests.proxy.conftest import MASTER_KEY
+from tests.proxy.routes.test_keys import new_key, spend_logs
 from tests.servers import free_port, serve
 
 LIVE_MODEL = "gemini-live-2.5-flash-preview"
@@ -42,6 +44,12 @@ DEVELOPER_PATH = (
 )
 TEXT_ONLY = {"responseModalities": ["TEXT"]}
 GATEWAY_KEY = {"x-gemgate-api-key": MASTER_KEY}
+# An ephemeral token as Google names them; the emulator takes it like a key it knows.
+EPHEMERAL_TOKEN = "auth_tokens/ephemeral-5e1d"
+CONSTRAINED_PATH = (
+    "/gemini/ws/google.ai.generativelanguage.v1alpha.GenerativeService"
+    ".BidiGenerateContentConstrained"
+)
 
 
 @dataclass
@@ -90,19 +98,21 @@ def upstream() -> Iterator[Upstream]:
         client_email="gateway@emulator-project.iam.gserviceaccount.com",
         token_uri=f"http://127.0.0.1:{port}/token", project_id=PROJECT,
     )  # fmt: skip
-    settings = EmulatorSettings(api_keys=frozenset({TEST_API_KEY}), service_accounts=(account,))
+    api_keys = frozenset({TEST_API_KEY, EPHEMERAL_TOKEN})
+    settings = EmulatorSettings(api_keys=api_keys, service_accounts=(account,))
     emulator = create_emulator_app(settings)
     log = DisconnectLog(emulator)
     with serve(log, port=port) as url:
         yield Upstream(url, key_file, emulator, log)
 
 
-def live_config(upstream: Upstream, *, credentials: bool = True) -> ProxyConfig:
+def live_config(upstream: Upstream, *, credentials: bool = True, **settings: Any) -> ProxyConfig:
+    """The gateway in front of ``upstream`` (``settings`` add to general_settings)."""
     vertex: dict[str, Any] = {"project": PROJECT, "location": LOCATION, "base_url": upstream.url}
     if credentials:
         vertex["credentials"] = upstream.key_file
     general = {"gemini_api_base": upstream.url, "gemini_api_key": TEST_API_KEY,
-               "master_key": MASTER_KEY}  # fmt: skip
+               "master_key": MASTER_KEY, **settings}  # fmt: skip
     return ProxyConfig.model_validate(
         {"general_settings": general, "pass_through": {"vertex_ai": vertex}}
     )
@@ -413,3 +423,155 @@ async def test_google_genai_vertex_client_talks_through_the_live_route(
 )
 def test_query_parameters_for_the_gateway_are_not_forwarded(query: str, forwarded: str) -> None:
     assert gateway_params_removed(query) == forwarded
+
+
+# --- virtual keys: admission and the spend log ---------------------------------------------
+
+
+@pytest.fixture
+def keyed_gateway(upstream: Upstream, tmp_path: Path) -> Iterator[str]:
+    """The gateway with a key store on SQLite (master key MASTER_KEY)."""
+    config = live_config(upstream, database_url=f"sqlite:///{tmp_path / 'gemgate.db'}",
+                         spend_journal=str(tmp_path / "journal"))  # fmt: skip
+    with serve(create_app(config)) as url:
+        yield url
+
+
+@pytest.fixture
+async def admin(keyed_gateway: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=keyed_gateway, timeout=30) as client:
+        yield client
+
+
+def as_websocket(url: str) -> str:
+    return url.replace("http://", "ws://")
+
+
+async def test_a_developer_session_is_one_spend_row_of_its_virtual_key(
+    keyed_gateway: str, admin: httpx.AsyncClient
+) -> None:
+    key = await new_key(admin, key_alias="voice-app")
+    url = f"{as_websocket(keyed_gateway)}{DEVELOPER_PATH}?key={key}"
+    async with connect(url, additional_headers={"tags": "support"}) as socket:
+        await start(socket, f"models/{LIVE_MODEL}")
+        turns = [await converse(socket, "Hello there"), await converse(socket, "And again")]
+    usages = [read_usage(messages[-1]["usageMetadata"]) for messages in turns]
+    [row] = await spend_logs(admin, 1, api_key=key)
+    assert (row["model"], row["status"], row["route"]) == (LIVE_MODEL, 200, "/gemini/ws/{path}")
+    assert row["prompt_tokens"] == sum(usage.prompt_tokens for usage in usages)
+    assert row["completion_tokens"] == sum(usage.completion_tokens for usage in usages)
+    assert row["spend"] > 0 and row["key_alias"] == "voice-app" and row["tags"] == ["support"]
+
+
+async def test_a_vertex_session_is_one_spend_row_of_its_virtual_key(
+    keyed_gateway: str, admin: httpx.AsyncClient
+) -> None:
+    key = await new_key(admin)
+    headers = {"x-gemgate-api-key": key, "x-gemgate-end-user": "caller-3"}
+    async with connect(vertex_url(as_websocket(keyed_gateway)), additional_headers=headers) as socket:  # fmt: skip
+        await start(socket, f"publishers/google/models/{LIVE_MODEL}")
+        await converse(socket, "Hello Vertex")
+    [row] = await spend_logs(admin, 1, api_key=key)
+    assert (row["model"], row["status"], row["route"]) == (LIVE_MODEL, 200, "/vertex_ai/live")
+    assert row["prompt_tokens"] > 0 and row["spend"] > 0 and row["end_user"] == "caller-3"
+
+
+async def test_a_session_google_refuses_is_logged_with_the_status_of_its_close_code(
+    keyed_gateway: str, admin: httpx.AsyncClient
+) -> None:
+    key = await new_key(admin)
+    async with connect(f"{as_websocket(keyed_gateway)}{DEVELOPER_PATH}?key={key}") as socket:
+        await socket.send(orjson.dumps({"setup": {"model": "models/gemini-2.5-flash"}}).decode())
+        code, _ = await close_of(socket)
+    [row] = await spend_logs(admin, 1, api_key=key)
+    assert (code, row["status"], row["model"], row["spend"]) == (1008, 403, "gemini-2.5-flash", 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [(DEVELOPER_PATH, f"models/{LIVE_MODEL}"),
+     ("/vertex_ai/live", f"publishers/google/models/{LIVE_MODEL}")],
+)  # fmt: skip
+async def test_a_keys_model_list_admits_live_sessions_by_model_id(
+    keyed_gateway: str, admin: httpx.AsyncClient, upstream: Upstream, path: str, model: str
+) -> None:
+    allowed, refused = await new_key(admin, models=[LIVE_MODEL]), await new_key(admin, models=["gemini-2.5-flash"])  # fmt: skip
+    url = f"{as_websocket(keyed_gateway)}{path}"
+    async with connect(url, additional_headers={"x-gemgate-api-key": allowed}) as socket:
+        await start(socket, model)
+    async with connect(url, additional_headers={"x-gemgate-api-key": refused}) as socket:
+        await socket.send(orjson.dumps({"setup": {"model": model}}).decode())
+        code, reason = await close_of(socket)
+    assert code == 1008 and reason.startswith(f"This key may not use model {LIVE_MODEL!r}")
+    assert len(upstream.requests()) == 1  # the refused setup never reached Google
+
+
+# --- ephemeral tokens ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "expected"),
+    [
+        ({}, {}, [("x-goog-api-key", TEST_API_KEY)]),
+        ({"authorization": f"Token {EPHEMERAL_TOKEN}"}, {},
+         [("authorization", f"Token {EPHEMERAL_TOKEN}")]),
+        ({"authorization": f"token   {EPHEMERAL_TOKEN} "}, {},
+         [("authorization", f"Token {EPHEMERAL_TOKEN}")]),
+        ({}, {"access_token": EPHEMERAL_TOKEN}, []),
+        ({"authorization": f"Bearer {MASTER_KEY}"}, {}, [("x-goog-api-key", TEST_API_KEY)]),
+        ({"authorization": "Token "}, {}, [("x-goog-api-key", TEST_API_KEY)]),
+    ],
+)  # fmt: skip
+def test_an_ephemeral_token_replaces_the_gateways_key(
+    headers: dict[str, str], query: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    assert developer_live_credentials(headers, query, TEST_API_KEY) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [("", {"authorization": f"Token {EPHEMERAL_TOKEN}"}), (f"&access_token={EPHEMERAL_TOKEN}", {})],
+    ids=["header", "query"],
+)
+async def test_an_ephemeral_token_opens_the_constrained_method_for_a_keyed_caller(
+    gateway: str, upstream: Upstream, query: str, headers: dict[str, str]
+) -> None:
+    url = f"{gateway}{CONSTRAINED_PATH}?key={MASTER_KEY}{query}"
+    async with connect(url, additional_headers=headers) as socket:
+        await start(socket, f"models/{LIVE_MODEL}")
+        assert model_text(await converse(socket, "Hi")) == "Echo: Hi"
+    setup = upstream.requests()[0]
+    seen = orjson.dumps(setup).decode()
+    assert TEST_API_KEY not in seen and MASTER_KEY not in seen and EPHEMERAL_TOKEN in seen
+
+
+async def test_an_ephemeral_token_alone_is_no_key_to_the_gateway(
+    gateway: str, upstream: Upstream
+) -> None:
+    # What google-genai sends for a client made with an ephemeral token and no gateway key.
+    headers = {"x-goog-api-key": EPHEMERAL_TOKEN, "authorization": f"Token {EPHEMERAL_TOKEN}"}
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{gateway}{CONSTRAINED_PATH}", additional_headers=headers)
+    assert refused.value.response.status_code == 401
+    assert upstream.requests() == []
+
+
+@pytest.mark.filterwarnings("ignore::google.genai.errors.ExperimentalWarning")
+async def test_google_genai_with_an_ephemeral_token_talks_through_the_gemini_route(
+    tls_gateway: tuple[str, ssl.SSLContext], upstream: Upstream
+) -> None:
+    url, trust = tls_gateway
+    options = types.HttpOptions(base_url=f"{url}/gemini", api_version="v1alpha",
+                                headers=GATEWAY_KEY, async_client_args={"ssl": trust})  # fmt: skip
+    client = genai.Client(api_key=EPHEMERAL_TOKEN, http_options=options)
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with client.aio.live.connect(model=LIVE_MODEL, config=config) as session:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="Hello")])
+        )
+        replies = [message async for message in session.receive()]
+    assert "".join(reply.text or "" for reply in replies) == "Echo: Hello"
+    setup = upstream.requests()[0]
+    assert setup["path"].endswith(".BidiGenerateContentConstrained")
+    assert setup["headers"]["authorization"] == f"Token {EPHEMERAL_TOKEN}"
+    assert "x-goog-api-key" not in setup["headers"]

@@ -4,6 +4,7 @@ short-lived token from the gateway's credentials) and to the Gemini Developer AP
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from aiohttp import web
@@ -31,10 +32,15 @@ GEMINI_WS_PREFIX = "/gemini/ws/"
 VERTEX_LIVE_PATH = "/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent"
 # Query parameters the gateway reads itself; Google never sees them.
 GATEWAY_PARAMS = frozenset({"key", "model", "vertex_project", "vertex_location"})
+# Google's ephemeral Live tokens (`auth_tokens/…`): google-genai sends `Authorization: Token …`,
+# the JS SDK `?access_token=…` (https://ai.google.dev/gemini-api/docs/ephemeral-tokens).
+EPHEMERAL_SCHEME = "token"
+EPHEMERAL_QUERY_PARAM = "access_token"
 
 
 async def gemini_live(request: web.Request) -> web.StreamResponse:
-    """Relay a Live session to the Developer API's `/ws/{path}` with the configured key."""
+    """Relay a Live session to the Developer API's `/ws/{path}` with the configured key (or the
+    caller's ephemeral token)."""
     require_websocket(request)
     state = app_state(request)
     raw_path = request.raw_path.partition("?")[0]
@@ -42,7 +48,9 @@ async def gemini_live(request: web.Request) -> web.StreamResponse:
     config = state.config
     base = config.pass_through.gemini.base_url or config.general_settings.gemini_api_base
     api_key = config.general_settings.gemini_api_key
-    credentials = [("x-goog-api-key", api_key.get_secret_value())] if api_key else []
+    credentials = developer_live_credentials(
+        request.headers, request.query, api_key.get_secret_value() if api_key else None
+    )
     upstream = LiveUpstream(
         api="gemini",
         url=upstream_url(websocket_base(base), path, gateway_params_removed(request.query_string)),
@@ -68,6 +76,23 @@ async def vertex_live(request: web.Request) -> web.StreamResponse:
         return await refuse_live(request, close_code_for_status(error.status_code),
                                  redact(error.message))  # fmt: skip
     return await relay_live(request, state, vertex_live_upstream(request, vertex))
+
+
+def developer_live_credentials(
+    headers: Mapping[str, str], query: Mapping[str, str], api_key: str | None
+) -> list[tuple[str, str]]:
+    """Google's credentials for a Developer API Live socket: the caller's ephemeral token when
+    it presents one (Google checks it and the constraints it was minted with), else our key.
+
+    The token is the caller's Google credential, never its gateway key, which it presents as on
+    any route; `Authorization: Token` is no place for a gateway key, so the two cannot mix up.
+    """
+    if query.get(EPHEMERAL_QUERY_PARAM):
+        return []  # it travels in the forwarded query, and no key of ours goes with it
+    scheme, _, token = (headers.get("authorization") or "").strip().partition(" ")
+    if scheme.lower() == EPHEMERAL_SCHEME and token.strip():
+        return [("authorization", f"Token {token.strip()}")]
+    return [("x-goog-api-key", api_key)] if api_key else []
 
 
 def vertex_live_upstream(request: web.Request, vertex: VertexUpstream) -> LiveUpstream:
