@@ -19,6 +19,7 @@ import openai
 import pytest
 from google import genai
 from openai.types.chat import ChatCompletionMessageParam
+from prometheus_client.parser import text_string_to_metric_families
 
 from gemgate.emulator import EmulatorSettings
 from tests.servers import free_port
@@ -206,12 +207,27 @@ def test_two_workers_share_the_port_and_all_stop_on_sigterm(
             httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers).status_code
             for _ in range(20)
         ]
+        # Whichever worker answers the scrape reports both workers' requests.
+        scraped = [
+            _chat_requests_counted(httpx.get(f"{gateway.url}/metrics").text) for _ in range(6)
+        ]
         status = gateway.stop()
 
     assert len(workers) == 2
     assert statuses == [200] * 20
+    assert scraped == [20] * 6
     assert status == 0
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def _chat_requests_counted(exposition: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "gemgate_requests_total"
+        and sample.labels["route"] == "/v1/chat/completions"
+    )
 
 
 def test_in_flight_stream_finishes_after_sigterm(tmp_path: Path, emulator_url: str) -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +27,7 @@ from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_a
 from gemgate.emulator import schema as emulator_schema
 from gemgate.proxy import ConfigError, ProxyConfig, create_app, load_config
 from gemgate.proxy.access_log import JsonLinesFormatter
+from gemgate.proxy.metrics import share_across_processes
 from gemgate.proxy.storage.database import (
     async_database_url,
     open_database,
@@ -177,7 +179,9 @@ def _gateway(args: argparse.Namespace) -> int:
     if args.workers == 1:
         # Last in the list: it starts after and stops before the emulator it talks to.
         return serve([*emulator, gateway])
-    return serve_forked([emulator, *([gateway] for _ in range(args.workers))])
+    with tempfile.TemporaryDirectory(prefix="gemgate-metrics-") as folder:
+        share_across_processes(Path(folder))  # the workers' metrics files, gone when they stop
+        return serve_forked([emulator, *([gateway] for _ in range(args.workers))])
 
 
 def _with_database(config: ProxyConfig) -> ProxyConfig:

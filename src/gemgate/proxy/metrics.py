@@ -6,12 +6,15 @@ combination and kept in dicts; `.labels()` is only called the first time a combi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 
 PREFIX = "gemgate_"
 # The classic text format every Prometheus version scrapes; our names need none of 1.0's escaping.
@@ -27,6 +30,15 @@ TOKEN_KINDS = ("prompt", "completion", "cached", "reasoning")
 _UsageCounters = tuple[Counter, Counter, Counter, Counter, Counter]
 _Key = TypeVar("_Key", bound=tuple[object, ...])
 _Child = TypeVar("_Child")
+# prometheus_client's own switch: values live in files there, shared by forked workers.
+SHARED_FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_across_processes(folder: Path) -> None:
+    """Keep every metric made from now on in ``folder``, so each worker's /metrics reports all
+    workers together. Process-wide by nature: call once, before forking workers."""
+    os.environ[SHARED_FOLDER_VARIABLE] = str(folder)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class _InFlight:
@@ -84,7 +96,7 @@ class GatewayMetrics:
         )  # fmt: skip
         self._in_flight = Gauge(
             PREFIX + "in_flight_requests", "Requests being answered now.",
-            ("route",), registry=self.registry,
+            ("route",), registry=self.registry, multiprocess_mode="livesum",
         )  # fmt: skip
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._upstream_children: dict[tuple[str, str], Histogram] = {}
@@ -155,7 +167,13 @@ class GatewayMetrics:
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text for `GET /metrics` and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE
+        shared = os.environ.get(SHARED_FOLDER_VARIABLE)
+        if shared is None:
+            return generate_latest(self.registry), CONTENT_TYPE
+        # Every worker's files, read afresh: what any worker answers is the whole gateway.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE
 
     def _request_child(self, route: str, model: str, status: int) -> tuple[Counter, Histogram]:
         return (
