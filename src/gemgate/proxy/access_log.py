@@ -108,11 +108,11 @@ def _json_safe(value: Any, depth: int) -> Any:
     return _UNSAFE
 
 
-def request_id_of(header_value: str | None) -> str:
-    """The caller's `x-request-id` when it is 1–128 safe characters, else a new unique id."""
+def request_id_of(header_value: str | None, own: str | None = None) -> str:
+    """The caller's `x-request-id` when it is 1–128 safe characters, else ``own`` (or a new id)."""
     if header_value is not None and _REQUEST_ID.fullmatch(header_value):
         return header_value
-    return _new_request_id()
+    return own if own is not None else new_request_id()
 
 
 class _RequestIds:
@@ -135,7 +135,8 @@ _REQUEST_IDS = _RequestIds()
 os.register_at_fork(after_in_child=_REQUEST_IDS.reseed)
 
 
-def _new_request_id() -> str:
+def new_request_id() -> str:
+    """A request id unique across this gateway's workers and restarts."""
     return _REQUEST_IDS.next()
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from gemgate.proxy.admission import deployment_limits
 from gemgate.proxy.callers import Caller
 from gemgate.proxy.pass_through_spend import END_USER_HEADER, TAGS_HEADER, end_user_of, tags_of
-from gemgate.proxy.state import CALLER, REQUEST_ID, STARTED_AT, AppState
+from gemgate.proxy.state import CALLER, GATEWAY_REQUEST_ID, REQUEST_ID, STARTED_AT, AppState
 from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.routing.deployments import Deployment
 from gemgate.translate.usage import Usage
@@ -70,6 +70,12 @@ class Settlement:
         await charge(self._request, self._state, self._bill())
 
 
+def _client_request_id(request: web.Request) -> str | None:
+    """The caller's own x-request-id, when it sent one (the gateway answers with it)."""
+    shown = request[REQUEST_ID]
+    return shown if shown != request[GATEWAY_REQUEST_ID] else None
+
+
 def spend_row(request: web.Request, caller: Caller, bill: Charge, now: datetime) -> SpendRow:
     """The spend-log row of ``bill`` for the request being answered."""
     started: datetime = request.get(STARTED_AT, now)
@@ -79,7 +85,8 @@ def spend_row(request: web.Request, caller: Caller, bill: Charge, now: datetime)
     key_tags = key.settings.tags if key is not None else ()
     resource = request.match_info.route.resource
     return SpendRow(
-        request_id=request[REQUEST_ID], model=bill.model,
+        request_id=request[GATEWAY_REQUEST_ID], model=bill.model,
+        client_request_id=_client_request_id(request),
         route=resource.canonical if resource is not None else request.path,
         cost=bill.cost or Decimal(0), start_time=started, end_time=now, status=bill.status,
         key_hash=caller.key_hash, key_alias=key.settings.key_alias if key else None,

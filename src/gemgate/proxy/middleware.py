@@ -12,12 +12,20 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gemgate import errors
-from gemgate.proxy.access_log import log_access, request_id_of
+from gemgate.proxy.access_log import log_access, new_request_id, request_id_of
 from gemgate.proxy.auth import GOOGLE_KEY_HEADER, KEY_QUERY_PARAM, gateway_key
 from gemgate.proxy.callers import ANONYMOUS, identify
 from gemgate.proxy.error_handlers import Surface, error_for_http_exception, error_response
 from gemgate.proxy.ledger import Charge, charge
-from gemgate.proxy.state import CALLER, MODEL, REQUEST_ID, STARTED_AT, STATE, AppState
+from gemgate.proxy.state import (
+    CALLER,
+    GATEWAY_REQUEST_ID,
+    MODEL,
+    REQUEST_ID,
+    STARTED_AT,
+    STATE,
+    AppState,
+)
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("gemgate.access")
@@ -69,7 +77,8 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Run ``handler`` with auth, error rendering, metrics and logging around it."""
     state = request.app[STATE]
     started = time.perf_counter()
-    request[REQUEST_ID] = request_id_of(request.headers.get("x-request-id"))
+    request[GATEWAY_REQUEST_ID] = own = new_request_id()
+    request[REQUEST_ID] = request_id_of(request.headers.get("x-request-id"), own)
     request[STARTED_AT] = datetime.now(UTC)
     status = 500
     try:

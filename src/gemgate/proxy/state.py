@@ -42,6 +42,9 @@ class AppState:
 STATE = web.AppKey("gemgate", AppState)
 # Per request: its id (taken from x-request-id or made), and the public model name it asked for.
 REQUEST_ID = web.RequestKey("request_id", str)
+# Per request: the gateway's own id for it, unique even when a caller repeats its x-request-id
+# (the spend log's key: a repeated caller id must never merge two requests' spend).
+GATEWAY_REQUEST_ID = web.RequestKey("gateway_request_id", str)
 MODEL = web.RequestKey("model", str)
 # Per request: who is calling (the master key, a virtual key or anyone on an open gateway).
 CALLER = web.RequestKey("caller", Caller)

@@ -85,6 +85,20 @@ async def test_a_virtual_key_works_with_the_openai_sdk_and_its_spend_is_logged(h
     assert info["key_alias"] == "app-1" and key not in str(info)
 
 
+async def test_a_repeated_caller_request_id_never_merges_two_requests_spend(http: httpx.AsyncClient) -> None:  # fmt: skip
+    key = await new_key(http)
+    headers = {**bearer(key), "x-request-id": "retry-7"}
+    answers = [
+        await http.post("/v1/chat/completions", json=HELLO, headers=headers) for _ in range(2)
+    ]
+    assert [answer.headers["x-request-id"] for answer in answers] == ["retry-7", "retry-7"]
+    rows = await spend_logs(http, 2, api_key=key)
+    assert [row["client_request_id"] for row in rows] == ["retry-7", "retry-7"]
+    assert len({row["request_id"] for row in rows}) == 2
+    info = (await http.get("/key/info", params={"key": key}, headers=ADMIN)).json()["info"]
+    assert info["spend"] == pytest.approx(sum(row["spend"] for row in rows))
+
+
 @pytest.mark.parametrize("presented", ["sk-not-a-key", None])
 async def test_unknown_keys_get_401_in_the_routes_shape(http: httpx.AsyncClient, presented: str | None) -> None:  # fmt: skip
     headers = bearer(presented) if presented else {}

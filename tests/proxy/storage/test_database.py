@@ -23,7 +23,7 @@ from gemgate.proxy.storage.database import (
 )
 from gemgate.proxy.storage.tables import VERSION_TABLE, metadata
 
-HEAD = "0001"
+HEAD = "0002"
 TABLES = {
     "virtual_keys", "teams", "spend_logs", "spend_log_tags", "tag_spend", "revisions",
     "tombstones", VERSION_TABLE,

@@ -39,6 +39,17 @@ def test_journal_line_holds_every_field() -> None:
     assert decode_spend_row(encode_spend_row(ROW)) == ROW
 
 
+def test_the_callers_request_id_travels_through_the_journal() -> None:
+    row = replace(ROW, client_request_id="trace-9")
+    assert decode_spend_row(encode_spend_row(row)) == row
+
+
+def test_lines_written_before_the_callers_request_id_was_kept_still_replay() -> None:
+    line = encode_spend_row(ROW)
+    assert b"client_request_id" not in line
+    assert decode_spend_row(line).client_request_id is None
+
+
 def test_journal_line_is_one_line() -> None:
     line = encode_spend_row(replace(ROW, model="a\nb"))
     assert line.count(b"\n") == 1 and line.endswith(b"\n")

@@ -56,7 +56,8 @@ def _moment(text: str | None, name: str) -> datetime | None:
 
 def row_json(row: SpendRow) -> dict[str, Any]:
     return {
-        "request_id": row.request_id, "model": row.model, "deployment": row.deployment,
+        "request_id": row.request_id, "client_request_id": row.client_request_id,
+        "model": row.model, "deployment": row.deployment,
         "route": row.route, "status": row.status, "spend": float(row.cost),
         "key_hash": row.key_hash, "key_alias": row.key_alias, "user_id": row.user_id,
         "team_id": row.team_id, "end_user": row.end_user, "tags": list(row.tags),

@@ -50,6 +50,7 @@ def spend_log_values(row: SpendRow) -> dict[str, Any]:
     """``row`` as the values of a spend_logs row."""
     return {
         "request_id": row.request_id,
+        "client_request_id": row.client_request_id,
         "key_hash": row.key_hash,
         "key_alias": row.key_alias,
         "user_id": row.user_id,

@@ -15,12 +15,15 @@ from gemgate.proxy.storage.column_types import MONEY_LIMIT
 LINE_VERSION = 1
 _INT32 = 2**31
 _OPTIONAL_TEXT = ("key_hash", "key_alias", "user_id", "team_id", "end_user", "deployment")
+# Added after the first release of the line format: absent from older lines.
+_LATER_TEXT = ("client_request_id",)
 _COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "latency_ms")
 
 
 @dataclass(frozen=True, slots=True)
 class SpendRow:
-    """One request's spend-log row; the request id makes writing it twice harmless."""
+    """One request's spend-log row; the request id (the gateway's own, never the caller's) makes
+    writing it twice harmless."""
 
     request_id: str
     model: str
@@ -41,6 +44,7 @@ class SpendRow:
     reasoning_tokens: int = 0
     latency_ms: int = 0
     tags: tuple[str, ...] = ()
+    client_request_id: str | None = None  # the caller's x-request-id (callers may repeat theirs)
 
     def __post_init__(self) -> None:
         # Checked here, before the journal: a row the database would refuse must never get in,
@@ -76,6 +80,9 @@ def encode_spend_row(row: SpendRow) -> bytes:
     }
     for name in (*_OPTIONAL_TEXT, *_COUNTS):
         fields[name] = getattr(row, name)
+    for name in _LATER_TEXT:
+        if getattr(row, name) is not None:
+            fields[name] = getattr(row, name)
     return orjson.dumps(fields) + b"\n"
 
 
@@ -95,6 +102,7 @@ def decode_spend_row(line: bytes) -> SpendRow:
             status=fields["status"],
             tags=tuple(fields["tags"]),
             **{name: fields[name] for name in (*_OPTIONAL_TEXT, *_COUNTS)},
+            **{name: fields.get(name) for name in _LATER_TEXT},
         )
     except (KeyError, TypeError, AttributeError, InvalidOperation, orjson.JSONDecodeError) as error:
         raise ValueError(f"not a spend journal line: {error}") from error

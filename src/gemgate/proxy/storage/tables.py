@@ -79,7 +79,8 @@ teams = Table(
 spend_logs = Table(
     "spend_logs",
     metadata,
-    Column("request_id", Text, primary_key=True),
+    Column("request_id", Text, primary_key=True),  # the gateway's own: unique
+    Column("client_request_id", Text),  # the caller's x-request-id, when it sent one
     Column("key_hash", String(KEY_HASH_LENGTH)),
     Column("key_alias", Text),
     Column("user_id", Text),
