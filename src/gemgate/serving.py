@@ -59,7 +59,7 @@ class GatewayServer:
         # Cancelling a handler when its caller leaves is what stops the upstream call too.
         runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
                                shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS)  # fmt: skip
-        await runner.setup()
+        await _start_app(runner)
         _tune_garbage_collection()
         try:
             for listening in sockets or []:
@@ -70,6 +70,25 @@ class GatewayServer:
                 await asyncio.sleep(0.1)
         finally:
             await runner.cleanup()
+
+
+async def _start_app(runner: web.AppRunner) -> None:
+    """Run the app's start-up (database, journal, credentials); a failure is one StartupError."""
+    try:
+        await runner.setup()
+    except Exception as error:
+        # Whatever the app could not open, the operator gets one line saying what; the
+        # traceback is there for --log-level debug.
+        logger.debug("gateway start-up failed", exc_info=True)
+        raise StartupError(f"cannot start the gateway: {_startup_reason(error)}") from error
+
+
+def _startup_reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        reason = error.strerror.lower()
+        return f"{reason}: {error.filename}" if error.filename else reason
+    first_line = str(error).strip().split("\n", 1)[0]
+    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
 
 
 class UvicornServer(uvicorn.Server):
@@ -108,11 +127,13 @@ def serve_forked(groups: Sequence[Sequence[Binding]]) -> int:
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     remaining = set(children)
+    has_failed = False
     while remaining:
-        finished, _ = os.wait()
+        finished, status = os.wait()
         remaining.discard(finished)
+        has_failed = has_failed or os.waitstatus_to_exitcode(status) != 0
         _signal_all(remaining, signal.SIGTERM)
-    return 0
+    return 1 if has_failed else 0
 
 
 def _fork(bindings: Sequence[Binding]) -> int:
@@ -121,6 +142,10 @@ def _fork(bindings: Sequence[Binding]) -> int:
         status = 1
         try:
             status = serve(bindings)
+        except StartupError as error:
+            logger.error("worker %d: %s", os.getpid(), error)
+        except Exception:
+            logger.exception("worker %d failed", os.getpid())
         finally:
             os._exit(status)
     return pid
@@ -199,10 +224,16 @@ async def _serve_together(bindings: Sequence[Binding]) -> None:
     stop_requested = asyncio.create_task(stopping.wait())
     await asyncio.wait([*serving, stop_requested], return_when=asyncio.FIRST_COMPLETED)
     # The gateway stops first, so its in-flight requests can still reach the emulator.
+    failures: list[StartupError] = []
     for binding, task in reversed(list(zip(bindings, serving, strict=True))):
         binding.server.should_exit = True
-        await task
+        try:
+            await task
+        except StartupError as error:
+            failures.append(error)
     stop_requested.cancel()
+    if failures:
+        raise failures[0]
     logger.info("gemgate stopped")
 
 

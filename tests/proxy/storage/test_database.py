@@ -6,12 +6,14 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.database import (
@@ -21,6 +23,8 @@ from gemgate.proxy.storage.database import (
     resolve_database_url,
     upgrade_database,
 )
+from gemgate.proxy.storage.key_store import KeySettings, KeyStore
+from gemgate.proxy.storage.spend_logs import SpendFilter, SpendLogs
 from gemgate.proxy.storage.tables import VERSION_TABLE, metadata
 
 HEAD = "0002"
@@ -133,6 +137,26 @@ async def test_sqlite_file_is_made_in_wal_mode_with_its_folder(tmp_path: Path) -
         pass
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_sqlite_reads_do_not_wait_for_another_processes_writer(tmp_path: Path) -> None:
+    path = tmp_path / "gemgate.db"
+    async with open_database(f"sqlite:///{path}?timeout=2") as engine:
+        keys = KeyStore(engine)
+        await keys.create("kept", KeySettings(), datetime(2026, 1, 1, tzinfo=UTC))
+        writer = sqlite3.connect(path, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # a backup or an admin's shell, say
+            async with asyncio.timeout(1):  # well inside the busy timeout
+                assert await keys.get("kept") is not None
+                assert (await keys.changed_since(0)).changed
+                assert not (await SpendLogs(engine).logs(SpendFilter())).rows
+            with pytest.raises(OperationalError, match="locked"):  # writes still wait, then fail
+                await keys.delete("kept")
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert await keys.delete("kept")
 
 
 def test_db_upgrade_command_migrates_the_named_database(tmp_path: Path) -> None:

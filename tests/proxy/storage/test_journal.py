@@ -59,6 +59,35 @@ async def test_sealing_an_idle_journal_makes_no_segment(tmp_path: Path) -> None:
         assert await journal.seal() == ()
 
 
+async def test_sealing_while_appends_go_on_never_hands_out_the_active_segment(
+    tmp_path: Path,
+) -> None:
+    # As the flusher does: seal, read, remove, while appends keep starting new segments.
+    read_back: list[bytes] = []
+    appended: list[bytes] = []
+    async with Journal.open(tmp_path) as journal:
+        numbers = iter(range(10**9))
+        sealing = True
+
+        async def append() -> None:
+            while sealing:
+                appended.append(line(next(numbers)))
+                await journal.append(appended[-1])
+
+        async def seal() -> None:
+            nonlocal sealing
+            for _ in range(150):
+                for segment in await journal.seal():
+                    read_back.extend(read_all((segment,)))
+                    await journal.remove(segment)
+            sealing = False
+
+        await asyncio.gather(seal(), *(append() for _ in range(20)))
+        read_back.extend(read_all(await journal.seal()))
+    assert len(appended) > 1000
+    assert sorted(read_back) == sorted(appended)
+
+
 async def test_processes_sharing_a_folder_get_their_own_slots(tmp_path: Path) -> None:
     async with Journal.open(tmp_path) as first, Journal.open(tmp_path) as second:
         assert (first.slot, second.slot) == (0, 1)

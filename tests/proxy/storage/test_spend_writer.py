@@ -293,6 +293,28 @@ async def _record_during_outage(writer: SpendWriter) -> None:
     assert growth[0] < 4_000_000, growth
 
 
+# Long enough that an uncapped doubling of the retry wait would sleep well past the outage.
+LONG_OUTAGE_SECONDS = 8.5
+# The promise: once the database is back, rows are in it within a few seconds.
+LANDING_SECONDS = 3.5
+
+
+async def test_rows_land_within_seconds_once_a_long_outage_ends(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    url = sqlite_url + "?timeout=0.05"
+    async with open_database(url) as engine:
+        async with SpendWriter.open(engine, tmp_path) as writer:  # the default retry policy
+            with sqlite_locked(url):
+                await asyncio.gather(*(writer.record(make_spend_row(n)) for n in range(50)))
+                await asyncio.sleep(LONG_OUTAGE_SECONDS)
+                assert writer.stats().failures >= 3
+            ended = asyncio.get_running_loop().time()
+            await eventually(lambda: _has_rows(engine, 50), timeout=30)
+            lag = asyncio.get_running_loop().time() - ended
+    assert lag <= LANDING_SECONDS, lag
+
+
 async def test_rows_left_by_a_shutdown_during_an_outage_land_at_the_next_start(
     sqlite_url: str, tmp_path: Path
 ) -> None:

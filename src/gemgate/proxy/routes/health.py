@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gemgate.proxy.state import AppState, app_state
+from gemgate.proxy.storage.database import reading
 
 DATABASE_CHECK_SECONDS = 2.0
 
@@ -34,7 +35,7 @@ async def _database_status(state: AppState) -> str:
         return "none"
     try:
         async with asyncio.timeout(DATABASE_CHECK_SECONDS):
-            async with state.store.engine.connect() as connection:
+            async with reading(state.store.engine).connect() as connection:
                 await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError, TimeoutError):
         return "unreachable"

@@ -27,6 +27,8 @@ DEFAULT_JOURNAL_NAME = "gemgate-spend.journal"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Seconds an SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT = 30.0
+# Execution option of an engine whose transactions only read (see `reading`).
+_READS_ONLY = "gemgate_reads_only"
 # Any fixed number: instances starting together on one PostgreSQL migrate one at a time.
 _MIGRATION_LOCK_ID = 0x67656D67617465  # "gemgate"
 _DRIVERS = {
@@ -130,7 +132,16 @@ def use_wal(path: str, *, attempts: int = 200) -> None:
     raise sqlite3.OperationalError(f"could not switch {path} to WAL mode: it stayed locked")
 
 
+def reading(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for transactions that only read (same pool). On SQLite they begin deferred:
+    in WAL mode they read the last commit at once, even while another process writes."""
+    return engine.execution_options(**{_READS_ONLY: True})
+
+
 def _begin_sqlite_transaction(connection: Connection) -> None:
+    if connection.get_execution_options().get(_READS_ONLY):
+        connection.exec_driver_sql("BEGIN")
+        return
     # IMMEDIATE takes the write lock up front, where the busy timeout applies; a deferred
     # transaction that reads first and writes later can fail at once with SQLITE_BUSY.
     connection.exec_driver_sql("BEGIN IMMEDIATE")

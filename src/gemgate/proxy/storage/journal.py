@@ -120,7 +120,9 @@ class Journal:
             if self._active is not None:
                 await asyncio.to_thread(os.close, self._active.descriptor)
                 self._active = None
-        return await asyncio.to_thread(self._sealed)
+            # Listed under the lock: a segment started meanwhile would be taken for sealed, read
+            # and removed while rows are still being appended to it.
+            return await asyncio.to_thread(self._sealed)
 
     async def remove(self, segment: Path) -> None:
         """Delete a sealed segment whose rows are all in the database."""

@@ -20,6 +20,7 @@ from gemgate.proxy.storage.budget_periods import BudgetDuration, first_reset
 from gemgate.proxy.storage.budget_resets import reset_due_budgets, reset_time_after_change
 from gemgate.proxy.storage.conflicts import RecordExists
 from gemgate.proxy.storage.cursors import Cursor, older_than
+from gemgate.proxy.storage.database import reading
 from gemgate.proxy.storage.tables import virtual_keys
 
 KEY_PREFIX = "sk-"
@@ -112,6 +113,7 @@ class KeyStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     async def create(self, key_hash: str, settings: KeySettings, now: datetime) -> KeyRecord:
         """Store a new key; raises RecordExists when the hash or the alias is taken."""
@@ -133,7 +135,7 @@ class KeyStore:
 
     async def get(self, key_hash: str) -> KeyRecord | None:
         """The key stored under ``key_hash``, or None."""
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             result = await connection.execute(
                 select(virtual_keys).where(virtual_keys.c.key_hash == key_hash)
             )
@@ -173,7 +175,7 @@ class KeyStore:
     ) -> KeyPage:
         """Keys newest first, ``limit`` at a time; pass a page's `next_cursor` for the next."""
         query = _listing(user_id, team_id, cursor).limit(limit + 1)
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             rows = (await connection.execute(query)).all()
         keys = tuple(key_record(row) for row in rows[:limit])
         more = len(rows) > limit
@@ -186,7 +188,7 @@ class KeyStore:
 
     async def changed_since(self, revision: int) -> KeyChanges:
         """Keys created or changed after ``revision``, keys deleted after it, and the revision now."""
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             now_at, rows, deleted = await change_feed.changed_rows(
                 connection, virtual_keys, change_feed.KEYS, revision
             )
@@ -197,7 +199,7 @@ class KeyStore:
         query = select(virtual_keys.c.key_hash, virtual_keys.c.spend).where(
             virtual_keys.c.max_budget.is_not(None)
         )
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             rows = (await connection.execute(query)).all()
         return {key_hash: spend for key_hash, spend in rows}
 

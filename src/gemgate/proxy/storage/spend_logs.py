@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Row, Select, String, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.cursors import Cursor, older_than
+from gemgate.proxy.storage.database import reading
 from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.proxy.storage.tables import spend_log_tags, spend_logs, tag_spend
 
@@ -62,6 +63,7 @@ class SpendLogs:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     async def logs(
         self, where: SpendFilter, *, limit: int = 100, cursor: str | None = None
@@ -72,7 +74,7 @@ class SpendLogs:
             after = Cursor.decode(cursor)
             query = query.where(older_than(spend_logs.c.start_time, spend_logs.c.request_id, after))
         query = query.order_by(spend_logs.c.start_time.desc(), spend_logs.c.request_id.desc())
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             found = (await connection.execute(query.limit(limit + 1))).all()
         rows = tuple(spend_row(row) for row in found[:limit])
         more = len(found) > limit
@@ -82,20 +84,20 @@ class SpendLogs:
     async def get(self, request_id: str) -> SpendRow | None:
         """The row of ``request_id``, or None when it is not (yet) stored."""
         query = select(spend_logs).where(spend_logs.c.request_id == request_id)
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             row = (await connection.execute(query)).one_or_none()
         return None if row is None else spend_row(row)
 
     async def tag_totals(self) -> tuple[SpendTotal, ...]:
         """All-time spend per tag, highest first."""
         query = select(tag_spend).order_by(tag_spend.c.spend.desc(), tag_spend.c.tag)
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             rows = (await connection.execute(query)).all()
         return tuple(SpendTotal(tag, spend, requests) for tag, spend, requests in rows)
 
     async def report(self, group_by: SpendGrouping, where: SpendFilter) -> tuple[SpendTotal, ...]:
         """Totals of the rows matching ``where`` per group: by day oldest first, else highest first."""
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             group = _group_column(group_by, connection.dialect.name)
             query = _totals_query(group).where(*_conditions(where)).group_by(group)
             if group_by == "tag":

@@ -33,7 +33,9 @@ class SpendWriterSettings:
     flush_interval: float = 1.0  # seconds between flushes when fewer rows arrive
     max_buffered: int = 10_000  # rows waiting for an fsync before record() waits for room
     retry_initial: float = 0.5  # seconds before the first retry of a failed batch, then doubled
-    retry_max: float = 30.0
+    # The longest wait between retries: how long rows may lag once an outage ends. A retry
+    # against a database that is down costs one refused connection.
+    retry_max: float = 2.0
     final_flush_timeout: float = 5.0  # at shutdown; rows not stored by then stay in the journal
 
 

@@ -18,6 +18,7 @@ from gemgate.proxy.storage.budget_periods import BudgetDuration, first_reset
 from gemgate.proxy.storage.budget_resets import reset_due_budgets, reset_time_after_change
 from gemgate.proxy.storage.conflicts import RecordExists
 from gemgate.proxy.storage.cursors import Cursor, older_than
+from gemgate.proxy.storage.database import reading
 from gemgate.proxy.storage.key_store import check_budget, check_limit
 from gemgate.proxy.storage.tables import teams
 
@@ -76,6 +77,7 @@ class TeamStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     async def create(self, team_id: str, settings: TeamSettings, now: datetime) -> TeamRecord:
         """Store a new team; raises RecordExists when ``team_id`` is taken."""
@@ -97,7 +99,7 @@ class TeamStore:
 
     async def get(self, team_id: str) -> TeamRecord | None:
         """The team ``team_id``, or None."""
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             result = await connection.execute(select(teams).where(teams.c.team_id == team_id))
             row = result.one_or_none()
         return None if row is None else team_record(row)
@@ -145,7 +147,7 @@ class TeamStore:
             query = query.where(
                 older_than(teams.c.created_at, teams.c.team_id, Cursor.decode(cursor))
             )
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             rows = (await connection.execute(query.limit(limit + 1))).all()
         found = tuple(team_record(row) for row in rows[:limit])
         more = len(rows) > limit
@@ -158,7 +160,7 @@ class TeamStore:
 
     async def changed_since(self, revision: int) -> TeamChanges:
         """Teams created or changed after ``revision``, teams deleted after it, the revision now."""
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             now_at, rows, deleted = await change_feed.changed_rows(
                 connection, teams, change_feed.TEAMS, revision
             )
@@ -167,7 +169,7 @@ class TeamStore:
     async def budgeted_spend(self) -> dict[str, Decimal]:
         """Spend so far of each team that has a budget."""
         query = select(teams.c.team_id, teams.c.spend).where(teams.c.max_budget.is_not(None))
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             rows = (await connection.execute(query)).all()
         return {team_id: spend for team_id, spend in rows}
 
