@@ -156,6 +156,16 @@ async def assert_unknown_keys_are_unavailable(http: httpx.AsyncClient) -> None:
     assert google.json()["error"]["status"] == "UNAVAILABLE"
 
 
+async def assert_admin_routes_are_unavailable(http: httpx.AsyncClient, key: str) -> None:
+    """Routes that must read or write the database say it is unavailable: 503, no trace."""
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [("POST", "/key/generate", {}), ("GET", f"/key/info?key={key}", None),
+             ("GET", "/spend/logs", None), ("GET", "/spend/report?group_by=key", None)]  # fmt: skip
+    for method, path, body in calls:
+        response = await http.request(method, path, json=body, headers=ADMIN)
+        assert response.status_code == 503, (path, response.text)
+        assert response.json()["error"]["type"] == "service_unavailable_error"
+
+
 def rows_in_memory() -> int:
     """Spend rows alive in this process (the gateway's thread included)."""
     return sum(1 for thing in gc.get_objects() if type(thing) is SpendRow)
@@ -182,6 +192,7 @@ async def test_a_postgresql_stopped_under_load_fails_no_known_key_and_loses_no_s
                     failures = store_of(app).spend.stats().failures
                     assert await database_status(http) == "unreachable"
                     await assert_unknown_keys_are_unavailable(http)
+                    await assert_admin_routes_are_unavailable(http, keys[0])
                     await asyncio.sleep(OUTAGE_SECONDS)
                     assert store_of(app).spend.stats().failures > failures
                     # Thousands answered meanwhile; only the batch being retried is in memory.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import SQLAlchemyError
 
 from gemgate import errors
 from gemgate.proxy.access_log import log_access, new_request_id, request_id_of
@@ -108,6 +109,13 @@ async def _answer(request: web.Request, handler: Handler, state: AppState) -> we
         )
     except (asyncio.CancelledError, ConnectionResetError):
         raise
+    except (SQLAlchemyError, OSError) as error:
+        # Admin routes (keys, teams, spend) use the database directly (model routes never wait on
+        # it); its drivers raise their connection failures as OSError. Upstream failures are
+        # GemgateErrors by now, so what arrives here is the database's.
+        logger.warning("database unavailable on %s %s: %s", request.method, request.path, type(error).__name__)  # fmt: skip
+        unavailable = errors.ServiceUnavailableError("The gateway's database is unavailable; try again shortly.")  # fmt: skip
+        return error_response(unavailable, surface_of(request))
     except Exception:
         logger.exception("gateway failed on %s %s", request.method, request.path)
         failure = errors.InternalServerError("The gateway failed to answer this request.")
