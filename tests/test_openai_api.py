@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -14,6 +15,8 @@ import gemgate
 from gemgate.client_pool import DEFAULT_POOL
 from gemgate.emulator import EmulatorSettings, create_emulator_app
 from gemgate.emulator.service_accounts import new_service_account
+from gemgate.openai_api import chat_completion, prepare_chat
+from gemgate.providers.gemini_api import GeminiApi
 from tests.conftest import TEST_API_KEY
 from tests.servers import free_port, serve
 
@@ -309,3 +312,42 @@ def test_vertex_completion_and_stream(vertex: dict[str, Any]) -> None:
 def test_vertex_embedding(vertex: dict[str, Any]) -> None:
     response = gemgate.embedding(model="vertex_ai/text-embedding-005", input="hello", **vertex)
     assert len(response.data[0].embedding) == 768
+
+
+# Resolving and answering a call, without the network --------------------------------------------
+
+PROVIDER = GeminiApi(api_key=TEST_API_KEY)
+ANSWER = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}, "finishReason": "STOP"}]}  # fmt: skip
+
+
+def test_call_options_are_taken_out_of_the_request() -> None:
+    params = {"temperature": 0.5, "timeout": 3, "num_retries": 2, "drop_params": True, "user": "u",
+              "stream_options": {"include_usage": True}, "metadata": {}, "tags": ["t"], "seed": 1}  # fmt: skip
+    target = prepare_chat(PROVIDER, "gemini-2.5-flash", USER, params)
+    assert target.request == {"temperature": 0.5, "seed": 1, "messages": USER}
+    assert (target.timeout, target.num_retries, target.drop_params, target.include_usage) == (3.0, 2, True, True)  # fmt: skip
+
+
+@pytest.mark.parametrize("stream_options", [None, {}, {"include_usage": False}, "yes", ["include_usage"]])  # fmt: skip
+def test_usage_is_streamed_only_when_stream_options_ask_for_it(stream_options: Any) -> None:
+    target = prepare_chat(PROVIDER, "gemini-2.5-flash", USER, {"stream_options": stream_options})
+    assert target.include_usage is False
+
+
+@pytest.mark.parametrize(
+    ("messages", "is_accepted"),
+    [(tuple(USER), True), (USER, True), ((), False), ([], False), ("Hello", False), (None, False)],
+)
+def test_messages_are_a_non_empty_sequence_of_messages(messages: Any, is_accepted: bool) -> None:
+    if is_accepted:
+        assert prepare_chat(PROVIDER, "gemini-2.5-flash", messages, {}).request["messages"] == USER
+    else:
+        with pytest.raises(gemgate.BadRequestError, match="non-empty list"):
+            prepare_chat(PROVIDER, "gemini-2.5-flash", messages, {})
+
+
+def test_an_answer_without_a_response_id_gets_a_random_one() -> None:
+    target = prepare_chat(PROVIDER, "gemini-2.5-flash", USER, {})
+    ids = {chat_completion(target, ANSWER)[0]["id"] for _ in range(3)}
+    assert len(ids) == 3 and all(re.fullmatch(r"chatcmpl-[0-9a-f]{32}", found) for found in ids)
+    assert chat_completion(target, {**ANSWER, "responseId": "abc"})[0]["id"] == "chatcmpl-abc"

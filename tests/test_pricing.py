@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gemgate.pricing import PriceTable, bundled_prices, cost_of
+from gemgate.pricing import MAX_REMEMBERED_LOOKUPS, PriceTable, bundled_prices, cost_of
 from gemgate.translate.usage import Usage
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -103,6 +103,37 @@ def test_cost_uses_the_rate_of_each_kind_of_token(
     table: PriceTable, model: str, usage: Usage, expected: str
 ) -> None:
     assert cost_of(model, usage, at=NOW, prices=table) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("model", "usage", "expected"),
+    [
+        ("gemini-2.0-flash", Usage(prompt_tokens=5, completion_tokens=4), "0.000002100"),
+        ("gemini-2.5-flash", Usage(prompt_tokens=MILLION, completion_tokens=0), "0.30000000"),
+        ("gemini-2.5-flash", Usage(prompt_tokens=1000, completion_tokens=20, cached_tokens=400), "0.00024200"),
+        ("gemini-2.5-flash", Usage(prompt_tokens=1000, completion_tokens=0, prompt_audio_tokens=250), "0.00047500"),
+        ("gemini-2.5-pro", Usage(prompt_tokens=300_000, completion_tokens=7), "0.75010500"),
+        ("gemini-2.0-flash", Usage(prompt_tokens=0, completion_tokens=0), "0E-9"),
+    ],
+)  # fmt: skip
+def test_cost_has_the_scale_of_every_rate_even_for_kinds_without_tokens(
+    table: PriceTable, model: str, usage: Usage, expected: str
+) -> None:
+    # The cost is shown as str(Decimal): the digits must not depend on which kinds were used.
+    assert str(cost_of(model, usage, at=NOW, prices=table)) == expected
+
+
+def test_a_models_only_price_applies_before_its_start_date_too(table: PriceTable) -> None:
+    overridden = table.with_overrides({"my-model": {"from": "2030-01-01", "input": 1, "output": 1}})
+    usage = Usage(prompt_tokens=MILLION, completion_tokens=0)
+    assert cost_of("my-model", usage, at=NOW, prices=overridden) == Decimal(1)
+
+
+def test_lookups_a_table_remembers_stay_bounded(table: PriceTable) -> None:
+    for number in range(MAX_REMEMBERED_LOOKUPS + 10):
+        table.prices_of(f"no-such-model-{number}")
+    assert len(table._found) <= MAX_REMEMBERED_LOOKUPS
+    assert table.prices_of("gemini-2.5-flash") is table.models["gemini-2.5-flash"]
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ class AsyncGeminiClient(RetryLogic):
     ) -> dict[str, Any]:
         """POST ``body`` to ``method`` on ``model`` and return Google's JSON answer."""
         call = build_call(provider, model, method, body, timeout=timeout, num_retries=num_retries)
-        return await self.send(call)
+        return await self.retrying(call, self._post_once)  # not via send(): one coroutine fewer
 
     async def send(self, call: Call) -> dict[str, Any]:
         """Send a built call (with its retries) and return Google's JSON answer."""

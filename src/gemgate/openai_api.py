@@ -7,12 +7,12 @@ sync and async twins share everything but the few lines that wait.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from gemgate import errors
 from gemgate.calls import DEFAULT_TIMEOUT_SECONDS
@@ -96,22 +96,34 @@ def prepare_chat(
     provider: Provider, model_id: str, messages: Any, params: Mapping[str, Any]
 ) -> ChatTarget:
     """A chat call to an already resolved provider; ``params`` hold no transport arguments."""
-    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+    if not _is_message_list(messages):
         raise errors.BadRequestError("messages must be a non-empty list of message objects", model=model_id)  # fmt: skip
-    rest = dict(params)
-    options = {key: rest.pop(key) for key in _CALL_OPTIONS.intersection(rest)}
-    stream_options = options.get("stream_options") or {}
+    request: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for key, value in params.items():
+        (options if key in _CALL_OPTIONS else request)[key] = value
+    request["messages"] = list(messages)
+    stream_options = options.get("stream_options")
+    include_usage = False
+    # None, the usual value, is answered before the costlier ABC check.
+    if stream_options is not None and isinstance(stream_options, Mapping):
+        include_usage = bool(stream_options.get("include_usage"))
     return ChatTarget(
         provider=provider,
         model=model_id,
-        request={**rest, "messages": list(messages)},
+        request=request,
         timeout=call_timeout(options.get("timeout"), model=model_id),
         num_retries=call_retries(options.get("num_retries"), model=model_id),
         drop_params=bool(options.get("drop_params")),
-        include_usage=bool(
-            isinstance(stream_options, Mapping) and stream_options.get("include_usage")
-        ),  # fmt: skip
+        include_usage=include_usage,
     )
+
+
+def _is_message_list(messages: Any) -> bool:
+    # A list is by far the usual case and `type` answers it without the ABC check's cost.
+    if type(messages) is list:
+        return bool(messages)
+    return isinstance(messages, Sequence) and not isinstance(messages, str) and bool(messages)
 
 
 def chat_body(target: ChatTarget, media: Mapping[str, Blob]) -> dict[str, Any]:
@@ -119,12 +131,12 @@ def chat_body(target: ChatTarget, media: Mapping[str, Blob]) -> dict[str, Any]:
     body = build_generate_request(
         target.request, model=target.model, media=media, drop_unsupported=target.drop_params
     )
-    return dict(body)
+    return cast("dict[str, Any]", body)  # a new dict each call: no copy needed
 
 
 def chat_completion(target: ChatTarget, response: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
     """The OpenAI chat.completion dict for Gemini's ``response``, and the usage it reports."""
-    response_id = f"chatcmpl-{response.get('responseId') or uuid.uuid4().hex}"
+    response_id = f"chatcmpl-{response.get('responseId') or new_id()}"
     usage = read_usage(response.get("usageMetadata"))
     chat = translate_response(response, model=target.model, response_id=response_id,
                               created=int(time.time()), usage=usage)  # fmt: skip
@@ -140,10 +152,15 @@ def chat_result(target: ChatTarget, response: dict[str, Any]) -> ModelResponse:
     return ModelResponse.of(chat, cost=cost_of(target.model, usage, at=datetime.now(UTC)))
 
 
+def new_id() -> str:
+    """32 random hex digits: a response id, as unique as a uuid4 at a fifth of its cost."""
+    return os.urandom(16).hex()
+
+
 def stream_translator(target: ChatTarget) -> ChatStreamTranslator:
     return ChatStreamTranslator(
         model=target.model,
-        response_id=f"chatcmpl-{uuid.uuid4().hex}",
+        response_id=f"chatcmpl-{new_id()}",
         created=int(time.time()),
         include_usage=target.include_usage,
         provider=target.provider.name,

@@ -39,6 +39,8 @@ _FALLBACK_RATE = {
     "audio_output": "output",
     "image_output": "output",
 }
+# Model spellings whose lookup a table remembers before it starts over.
+MAX_REMEMBERED_LOOKUPS = 1024
 _ENTRY_KEYS = frozenset({*RATE_NAMES, "from", "long_context", "note"})
 # Version and release suffixes Google appends to a model id: -001, @001, -preview-04-17,
 # -preview-09-2025, -exp-03-25, -latest. They are stripped one at a time until a price is found.
@@ -58,6 +60,12 @@ class Rates:
     audio_output: Decimal
     image_input: Decimal
     image_output: Decimal
+    # Zero times every rate, summed: a zero as finely scaled as the finest rate (see Price.cost).
+    zero: Decimal = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        zero = sum((0 * getattr(self, name) for name in RATE_NAMES), Decimal(0))
+        object.__setattr__(self, "zero", zero)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +93,14 @@ class Price:
         # Modalities are reported for the whole prompt, cached or not: what is left is plain text.
         text_in = max(usage.prompt_tokens - cached - audio_in - image_in, 0)
         text_out = max(usage.completion_tokens - audio_out - image_out, 0)
-        per_million = (
-            text_in * rates.input
-            + cached * rates.cache_read
-            + audio_in * rates.audio_input
-            + image_in * rates.image_input
-            + text_out * rates.output
-            + audio_out * rates.audio_output
-            + image_out * rates.image_output
-        )
+        # Most requests are text only: other kinds are priced when they have tokens, and adding
+        # `zero` gives the sum the scale pricing every kind would give (the Decimal is the same).
+        per_million = text_in * rates.input + text_out * rates.output + rates.zero
+        if cached:
+            per_million += cached * rates.cache_read
+        if audio_in or image_in or audio_out or image_out:
+            per_million += (audio_in * rates.audio_input + image_in * rates.image_input
+                            + audio_out * rates.audio_output + image_out * rates.image_output)  # fmt: skip
         return per_million.scaleb(-6)
 
 
@@ -105,6 +112,10 @@ class PriceTable:
     aliases: Mapping[str, str] = field(default_factory=dict)
     # Models already warned about, so an unpriced model is reported once, not on every request.
     _warned: set[str] = field(default_factory=set, init=False, compare=False, repr=False)
+    # Lookups already made (spellings → prices): a request pays a dict read, not the suffix search.
+    _found: dict[str, tuple[Price, ...] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> PriceTable:
@@ -146,8 +157,16 @@ class PriceTable:
 
     def prices_of(self, model: str) -> tuple[Price, ...] | None:
         """The dated prices of ``model`` (any of its spellings), or None when unknown."""
+        try:
+            return self._found[model]
+        except KeyError:
+            pass
         name = self.priced_name(model)
-        return None if name is None else self.models[name]
+        prices = None if name is None else self.models[name]
+        if len(self._found) >= MAX_REMEMBERED_LOOKUPS:
+            self._found.clear()  # callers may name endless models; the table stays bounded
+        self._found[model] = prices
+        return prices
 
     def priced_name(self, model: str) -> str | None:
         """The table's name for ``model`` (aliases followed, version suffixes dropped), or None."""
@@ -167,6 +186,8 @@ class PriceTable:
         if prices is None:
             self._warn_unpriced(model)
             return None
+        if len(prices) == 1:
+            return prices[0]  # before its start date too, as the first price always is
         day = (at.astimezone(UTC) if at.tzinfo else at).date()
         in_force = [price for price in prices if price.starts is None or price.starts <= day]
         return in_force[-1] if in_force else prices[0]

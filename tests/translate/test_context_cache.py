@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -56,6 +57,23 @@ def texts(contents: Any) -> list[list[str]]:
 
 def test_messages_without_marks_have_no_prefix() -> None:
     assert find_cached_prefix([{"role": "system", "content": DOCUMENT}, USER]) is None
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": [{"type": "text", "text": "Hi"}, "not a part"]}, USER],
+        [MappingProxyType(USER), "not a message", ASSISTANT, USER],
+        [{**USER, "cache_control": None}, USER],
+    ],
+)
+def test_messages_of_any_shape_without_marks_have_no_prefix(messages: list[Any]) -> None:
+    assert find_cached_prefix(messages) is None
+
+
+def test_a_mark_on_a_message_of_any_mapping_type_is_found() -> None:
+    messages: list[Any] = [MappingProxyType(marked(USER)), ASSISTANT, USER]
+    assert find_cached_prefix(messages) == CachedPrefix(message_count=1, ttl_seconds=DEFAULT_TTL_SECONDS)  # fmt: skip
 
 
 @pytest.mark.parametrize(

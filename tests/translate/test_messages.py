@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -313,6 +314,16 @@ def test_remote_images_come_from_pre_fetched_media() -> None:
     assert contents[0]["parts"][1] == {
         "inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}
     }
+
+
+def test_messages_may_be_any_mapping() -> None:
+    messages = [
+        {"role": "system", "content": "S"},
+        _user("Q"),
+        {"role": "assistant", "content": "A"},
+    ]
+    read_only: Any = [MappingProxyType(message) for message in messages]
+    assert translate_messages(read_only) == translated(messages)
 
 
 def test_input_messages_are_not_modified() -> None:

@@ -51,6 +51,13 @@ def checked_tools(tools: Any, functions: Any = None, *, use_json_schema: bool = 
     return translated
 
 
+def test_no_tools_give_a_new_empty_list_each_time() -> None:
+    first = translate_tools(None, None, use_json_schema=True)
+    first.append({"googleSearch": {}})  # the caller may add to it (web_search_options does)
+    assert first == [{"googleSearch": {}}]
+    assert translate_tools(None, None, use_json_schema=True) == []
+
+
 def test_function_tools_share_one_gemini_tool() -> None:
     assert checked_tools([_function_tool("get_weather"), _function_tool("get_time")]) == [
         {

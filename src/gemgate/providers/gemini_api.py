@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,7 @@ class GeminiApi:
 
     def url(self, model: str, method: str, *, stream: bool = False) -> str:
         """`{api_base}/v1beta/models/{model}:{method}`; the key never goes into the URL."""
-        base = versioned_base(self.api_base, API_VERSION, provider=NAME)
-        return f"{base}/{_resource(model)}{method_suffix(method, stream=stream)}"
+        return _method_url(self.api_base, model, method, stream)
 
     def cached_contents_url(self) -> str:
         """`{api_base}/v1beta/cachedContents`."""
@@ -80,6 +80,13 @@ def gemini_api_from(
     # Checked now, so a bad base URL fails before anything is sent.
     versioned_base(base, API_VERSION, provider=NAME)
     return GeminiApi(api_key=key, api_base=base, extra_headers=dict(extra_headers))
+
+
+# Calls repeat the same few URLs: building one checks the model id and the base each time.
+@functools.lru_cache(maxsize=1024)
+def _method_url(api_base: str, model: str, method: str, stream: bool) -> str:
+    base = versioned_base(api_base, API_VERSION, provider=NAME)
+    return f"{base}/{_resource(model)}{method_suffix(method, stream=stream)}"
 
 
 def _resource(model: str) -> str:

@@ -127,9 +127,11 @@ def _memo_key(model: str, params: Mapping[str, Any], env: Mapping[str, str]) -> 
     given as a dict), which is then resolved afresh."""
     arguments: list[tuple[str, Any]] = []
     for name, value in params.items():
-        if name == "extra_headers" and isinstance(value, Mapping) and _is_text_map(value):
+        if value is None or type(value) is str:
+            pass  # the usual arguments, checked first as they are cheapest to check
+        elif name == "extra_headers" and isinstance(value, Mapping) and _is_text_map(value):
             value = tuple(value.items())
-        elif value is not None and not isinstance(value, str):
+        elif not isinstance(value, str):
             return None
         arguments.append((name, value))
     return model, frozenset(arguments), tuple(map(env.get, _env_names(model, params)))
@@ -150,8 +152,10 @@ def _is_text_map(values: Mapping[Any, Any]) -> bool:
 
 def split_transport_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``params`` split into (transport arguments, everything else)."""
-    transport = {key: value for key, value in params.items() if key in TRANSPORT_PARAMS}
-    rest = {key: value for key, value in params.items() if key not in TRANSPORT_PARAMS}
+    transport: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in params.items():
+        (transport if key in TRANSPORT_PARAMS else rest)[key] = value
     return transport, rest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,10 +56,8 @@ class VertexAi:
 
     def url(self, model: str, method: str, *, stream: bool = False) -> str:
         """`{host}/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:{method}`."""
-        base = versioned_base(self.api_base, API_VERSION, provider=NAME)
         scope = f"/projects/{self.project}/locations/{self.location}" if self.tokens else ""
-        resource = f"publishers/google/models/{model_id(model, provider=NAME)}"
-        return f"{base}{scope}/{resource}{method_suffix(method, stream=stream)}"
+        return _method_url(self.api_base, scope, model, method, stream)
 
     def cached_contents_url(self) -> str:
         """`{host}/v1/projects/{p}/locations/{l}/cachedContents`."""
@@ -113,6 +112,14 @@ class VertexAi:
 
     def _key_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key or ""}
+
+
+# Calls repeat the same few URLs: building one checks the model id and the base each time.
+@functools.lru_cache(maxsize=1024)
+def _method_url(api_base: str, scope: str, model: str, method: str, stream: bool) -> str:
+    base = versioned_base(api_base, API_VERSION, provider=NAME)
+    resource = f"publishers/google/models/{model_id(model, provider=NAME)}"
+    return f"{base}{scope}/{resource}{method_suffix(method, stream=stream)}"
 
 
 def vertex_ai_from(

@@ -96,18 +96,15 @@ def _check_parallel_tool_calls(request: Mapping[str, Any], drop_unsupported: boo
 
 
 def _tools(request: Mapping[str, Any], features: ModelFeatures) -> list[dict[str, Any]]:
-    tools = list(
-        translate_tools(
-            request.get("tools"),
-            request.get("functions"),
-            use_json_schema=features.supports_json_schema,
-        )
-        or []
+    tools = translate_tools(
+        request.get("tools"),
+        request.get("functions"),
+        use_json_schema=features.supports_json_schema,
     )
     # OpenAI's web search option is Gemini's Google Search grounding tool.
-    searches = any("googleSearch" in tool for tool in tools)
-    if request.get("web_search_options") is not None and not searches:
-        tools.append({"googleSearch": {}})
+    if request.get("web_search_options") is not None:
+        if not any("googleSearch" in tool for tool in tools):
+            tools.append({"googleSearch": {}})
     return tools
 
 
@@ -162,7 +159,11 @@ def _add_request_fields(body: GenerateContentRequest, request: Mapping[str, Any]
 
 
 def _first_given(request: Mapping[str, Any], *keys: str) -> Any:
-    return next((request[key] for key in keys if request.get(key) is not None), None)
+    for key in keys:
+        value = request.get(key)
+        if value is not None:
+            return value
+    return None
 
 
 def _safety_settings(settings: Any) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def translate_response(
             openai_types.Usage, openai_usage(usage or read_usage(body.get("usageMetadata")))
         ),
     }
-    return cast(dict[str, Any], completion)
+    return cast("dict[str, Any]", completion)
 
 
 def raise_for_blocked_prompt(response: GenerateContentResponse, *, model: str) -> None:
@@ -146,7 +146,7 @@ def read_parts(
 
 def candidate_fields(candidate: Candidate, content: PartsContent) -> dict[str, Any]:
     """Gemini-only facts about a candidate, for ``provider_specific_fields`` (empty when none)."""
-    raw = cast(Mapping[str, Any], candidate)
+    raw = cast("Mapping[str, Any]", candidate)
     fields = {name: raw[key] for key, name in CANDIDATE_FIELDS.items() if raw.get(key) is not None}
     if content.thought_signatures:
         fields["thought_signatures"] = content.thought_signatures
@@ -198,9 +198,10 @@ def _choice(
         "reasoning_content": content.reasoning,
         "tool_calls": content.tool_calls or None,
     }
-    audio = audio_of(content, audio_id=f"audio_{response_id}_{index}", created=created)
-    if audio is not None:
-        message["audio"] = audio
+    if content.audio:  # checked first: the id is only worth formatting for an audio answer
+        audio = audio_of(content, audio_id=f"audio_{response_id}_{index}", created=created)
+        if audio is not None:
+            message["audio"] = audio
     if content.images:
         message["images"] = content.images
     if fields := candidate_fields(candidate, content):

@@ -64,6 +64,8 @@ def find_cached_prefix(messages: Sequence[Any]) -> CachedPrefix | None:
     Gemini caches one prefix, so a later block of marks is not cached. The last conversation turn
     always stays out of the cache: Google refuses a request with a cache and no contents.
     """
+    if not any(map(_is_marked, messages)):
+        return None  # the usual chat: nothing to cache, nothing to check
     marks = [_ttl_of_mark(message, f"messages[{index}]") for index, message in enumerate(messages)]
     first = next((index for index, ttl in enumerate(marks) if ttl is not None), None)
     if first is None:
@@ -136,6 +138,18 @@ def _split_contents(contents: Sequence[Content], count: int) -> tuple[list[Conte
         else:
             rest.append(content)
     return cached, rest
+
+
+def _is_marked(message: Any) -> bool:
+    """Whether ``message`` or one of its content parts carries a `cache_control` mark."""
+    if type(message) is not dict and not isinstance(message, Mapping):
+        return False
+    if message.get("cache_control") is not None:
+        return True
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(part, Mapping) and part.get("cache_control") is not None for part in content
+    )
 
 
 def _ttl_of_mark(message: Any, where: str) -> int | None:

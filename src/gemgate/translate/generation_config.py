@@ -87,6 +87,8 @@ def translate_generation_config(
 ) -> dict[str, Any]:
     """The generationConfig for ``params`` (request keys other than messages, tools and formats)."""
     present = {key: value for key, value in params.items() if value is not None}
+    if not present:
+        return {}  # the usual call sets nothing: skip the dozen translations that would say so
     native = _native_fields(present, drop_unsupported)
     config: dict[str, Any] = {}
     for translate in _TRANSLATIONS:

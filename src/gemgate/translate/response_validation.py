@@ -12,6 +12,8 @@ from gemgate.errors import JSONSchemaValidationError
 
 def requested_schema(response_format: Any) -> dict[str, Any] | None:
     """The JSON Schema to enforce, when ``response_format`` asks for validation."""
+    if response_format is None:
+        return None  # the usual call: answered before the costlier Mapping check
     if not isinstance(response_format, Mapping) or not response_format.get("enforce_validation"):
         return None
     schema = response_format.get("response_schema")

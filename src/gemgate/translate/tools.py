@@ -47,6 +47,8 @@ def translate_tools(
     Functions share one Tool; Gemini's own tools (and OpenAI's web_search) get one each.
     ``use_json_schema`` sends `parametersJsonSchema` instead of the OpenAPI-subset `parameters`.
     """
+    if tools is None and functions is None:
+        return []  # most calls declare no tools
     declarations: list[dict[str, Any]] = []
     natives: list[dict[str, Any]] = []
     for index, tool in enumerate(_as_list(tools, "tools")):

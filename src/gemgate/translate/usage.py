@@ -77,11 +77,13 @@ def openai_usage(usage: Usage) -> dict[str, Any]:
             "image_tokens": usage.completion_image_tokens,
         },
     }
-    return cast(dict[str, Any], body)
+    return cast("dict[str, Any]", body)
 
 
 def _count(value: object) -> int:
     # Google omits zero counts; anything that is not a count is treated the same way.
+    if type(value) is int:  # what JSON gives: answered without the bool subclass check
+        return value if value > 0 else 0
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     return 0
@@ -92,7 +94,7 @@ def _media_counts(details: object) -> tuple[int, int]:
     audio = image = 0
     if type(details) is not list:  # JSON lists only: called for every answer, kept cheap
         return audio, image
-    for detail in cast(list[ModalityTokenCount], details):
+    for detail in cast("list[ModalityTokenCount]", details):
         if not isinstance(detail, dict):
             continue
         modality = detail.get("modality")
