@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.key_store import KeySettings, KeyStore
-from gemgate.proxy.storage.spend_batches import insert_spend_rows
+from gemgate.proxy.storage.spend_batches import insert_spend_rows, spend_log_values
 from gemgate.proxy.storage.spend_logs import SpendLogs
 from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.proxy.storage.tables import spend_log_tags, spend_logs
 from gemgate.proxy.storage.team_store import TeamSettings, TeamStore
 from tests.proxy.storage.conftest import NOW, make_spend_row
+
+COLUMNS = [column.key for column in spend_logs.columns]
+TAGS = COLUMNS.index("tags")
 
 
 @pytest.fixture
@@ -101,3 +107,49 @@ async def test_totals_equal_the_sum_of_the_stored_rows_when_costs_are_rounded(
         logged = await connection.execute(select(func.sum(spend_logs.c.cost)))
         assert logged.scalar_one() == Decimal("0.0000000003")
     assert (await totals(engine))[0] == Decimal("0.0000000003")
+
+
+async def test_rows_are_stored_exactly_as_the_column_types_store_them(engine: AsyncEngine) -> None:
+    # The batch goes through the driver; the same values through SQLAlchemy's column types must
+    # give the very same stored row, so reads, sums and time ranges see no difference.
+    tokyo = timezone(timedelta(hours=9))
+    samples = [
+        make_spend_row(1),  # whole seconds: no microseconds to print
+        make_spend_row(
+            2, key_hash="k" * 64, key_alias="ops", user_id="u", team_id="t", end_user="e",
+            deployment="d-1", client_request_id="c-1", cost=Decimal("1.23456789012345"),
+            start_time=datetime(2026, 3, 15, 21, 0, 0, 5, tzinfo=tokyo),
+            end_time=datetime(2026, 3, 15, 21, 0, 1, 999999, tzinfo=tokyo),
+            tags=("b", "a", "b"), status=429, cached_tokens=3, reasoning_tokens=4,
+        ),
+    ]  # fmt: skip
+    assert await store(engine, samples) == 2
+    async with engine.begin() as connection:
+        await connection.execute(
+            spend_logs.insert(),
+            [
+                spend_log_values(replace(row, request_id=f"typed-{row.request_id}"))
+                for row in samples
+            ],
+        )
+        raw = await connection.exec_driver_sql(  # as stored: no column types applied
+            f"SELECT {', '.join(COLUMNS)} FROM spend_logs ORDER BY request_id"  # noqa: S608
+        )
+        stored = {row[0]: [_tags(value) if n == TAGS else value for n, value in enumerate(row)] for row in raw}  # fmt: skip
+    for row in samples:
+        by_driver, by_types = stored[row.request_id], stored[f"typed-{row.request_id}"]
+        assert by_driver[1:] == by_types[1:]
+    async with engine.connect() as connection:
+        read = await connection.execute(
+            select(spend_logs).where(spend_logs.c.request_id == "req-00002")
+        )
+        values = read.one()._asdict()
+    assert values == spend_log_values(samples[1]) | {
+        "cost": Decimal("1.2345678901"),
+        "tags": ["b", "a", "b"],
+    }
+
+
+def _tags(stored: object) -> object:
+    # JSON text on SQLite (its spacing may differ), a decoded list from PostgreSQL's jsonb.
+    return orjson.loads(stored) if isinstance(stored, str) else stored

@@ -1,45 +1,52 @@
 """One batch of spend rows into the database: the rows not stored yet, and exactly those rows
-added to the key, team and tag totals, in the caller's transaction."""
+added to the key, team and tag totals, in the caller's transaction.
+
+The rows go through the driver in one statement per table (an `executemany` on SQLite, arrays
+`unnest`ed on PostgreSQL), as the column types would write them: building each row's statement
+parameters in SQLAlchemy cost the flusher about three times the CPU (docs/decisions.md).
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gemgate.proxy.storage.column_types import quantize_money
+from gemgate.proxy.storage.column_types import MONEY_PLACES, quantize_money
 from gemgate.proxy.storage.key_store import add_key_spend
 from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.proxy.storage.tables import spend_log_tags, spend_logs, tag_spend
 from gemgate.proxy.storage.team_store import add_team_spend
 
+_COLUMNS = tuple(column.key for column in spend_logs.columns)
+_CHUNK = 500  # ids per `IN (...)`: far below SQLite's parameter limit
+
 
 async def insert_spend_rows(connection: AsyncConnection, rows: Sequence[SpendRow]) -> int:
     """Store the rows whose request id is new and count them in the totals; returns how many.
 
-    Rows already stored (a journal replayed after a crash) are skipped by the database itself,
-    and the totals only see what this statement inserted, so replaying is always safe.
+    Rows already stored (a journal replayed after a crash) are skipped, and the totals only see
+    the rows this call inserted, so replaying is always safe.
     """
     unique = list({row.request_id: row for row in reversed(rows)}.values())
     if not unique:
         return 0
-    result = await connection.execute(
-        _insert_new_logs(connection.dialect.name), [spend_log_values(row) for row in unique]
-    )
-    stored = set(result.scalars())
+    if connection.dialect.name == "postgresql":
+        stored = await _insert_new_postgresql(connection, unique)
+    else:
+        stored = await _insert_new_sqlite(connection, unique)
     inserted = [row for row in unique if row.request_id in stored]
     if not inserted:
         return 0
-    tagged = [
-        {"tag": tag, "request_id": row.request_id} for row in inserted for tag in set(row.tags)
-    ]
-    if tagged:
-        await connection.execute(spend_log_tags.insert(), tagged)
     await add_key_spend(connection, _totals((row.key_hash, row.cost) for row in inserted))
     await add_team_spend(connection, _totals((row.team_id, row.cost) for row in inserted))
     await _add_tag_spend(connection, inserted)
@@ -47,7 +54,7 @@ async def insert_spend_rows(connection: AsyncConnection, rows: Sequence[SpendRow
 
 
 def spend_log_values(row: SpendRow) -> dict[str, Any]:
-    """``row`` as the values of a spend_logs row."""
+    """``row`` as the values of a spend_logs row (Python values, before the column types)."""
     return {
         "request_id": row.request_id,
         "client_request_id": row.client_request_id,
@@ -72,6 +79,105 @@ def spend_log_values(row: SpendRow) -> dict[str, Any]:
     }
 
 
+async def _insert_new_sqlite(connection: AsyncConnection, rows: list[SpendRow]) -> set[str]:
+    # The transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE), so no other
+    # writer can store one of these ids between the check and the insert.
+    ids = [row.request_id for row in rows]
+    present: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found = await connection.exec_driver_sql(
+            f"SELECT request_id FROM spend_logs WHERE request_id IN ({', '.join('?' * len(chunk))})",  # noqa: S608  placeholders only
+            tuple(chunk),
+        )
+        present.update(found.scalars())
+    new = [row for row in rows if row.request_id not in present]
+    if not new:
+        return set()
+    await connection.exec_driver_sql(
+        _sqlite_insert(spend_logs), [_sqlite_values(row) for row in new]
+    )
+    tagged = [(tag, row.request_id) for row in new for tag in dict.fromkeys(row.tags)]
+    if tagged:
+        await connection.exec_driver_sql(_sqlite_insert(spend_log_tags), tagged)
+    return {row.request_id for row in new}
+
+
+async def _insert_new_postgresql(connection: AsyncConnection, rows: list[SpendRow]) -> set[str]:
+    # One statement whatever the batch size; ON CONFLICT DO NOTHING … RETURNING names exactly
+    # the rows it inserted, even when another instance replays the same journal rows at once.
+    values = [_postgresql_values(row) for row in rows]
+    columns = tuple(list(column) for column in zip(*values, strict=True))
+    result = await connection.exec_driver_sql(_postgresql_insert(connection.dialect), columns)
+    stored = set(result.scalars())
+    tagged = [(tag, row.request_id) for row in rows if row.request_id in stored for tag in dict.fromkeys(row.tags)]  # fmt: skip
+    if tagged:
+        tags, request_ids = zip(*tagged, strict=True)
+        await connection.exec_driver_sql(
+            "INSERT INTO spend_log_tags (tag, request_id) SELECT * FROM unnest($1::text[], $2::text[])",
+            (list(tags), list(request_ids)),
+        )
+    return stored
+
+
+def _sqlite_values(row: SpendRow) -> tuple[Any, ...]:
+    # As the column types write them: money in integer units of 1e-10 USD, times as naive UTC
+    # text with microseconds (SQLite compares times as text), tags as JSON text.
+    cost = int(quantize_money(row.cost).scaleb(MONEY_PLACES))
+    return _in_column_order(row, cost, _sqlite_time(row.start_time), _sqlite_time(row.end_time))
+
+
+def _postgresql_values(row: SpendRow) -> tuple[Any, ...]:
+    return _in_column_order(row, quantize_money(row.cost), row.start_time, row.end_time)
+
+
+_ORDER = (
+    "request_id", "client_request_id", "key_hash", "key_alias", "user_id", "team_id", "end_user",
+    "model", "deployment", "route", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "reasoning_tokens", "cost", "tags", "status", "latency_ms", "start_time", "end_time",
+)  # fmt: skip
+if _ORDER != _COLUMNS:  # pragma: no cover - a table change must be made here too
+    raise RuntimeError(f"spend_logs columns changed: {_COLUMNS}")
+
+
+def _in_column_order(row: SpendRow, cost: Any, start: Any, end: Any) -> tuple[Any, ...]:
+    """One row's parameters in `_ORDER` (a tuple per row: about 3x cheaper than a dict)."""
+    return (
+        row.request_id, row.client_request_id, row.key_hash, row.key_alias, row.user_id,
+        row.team_id, row.end_user, row.model, row.deployment, row.route, row.prompt_tokens,
+        row.completion_tokens, row.cached_tokens, row.reasoning_tokens, cost,
+        orjson.dumps(row.tags).decode(), row.status, row.latency_ms, start, end,
+    )  # fmt: skip
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@cache
+def _sqlite_insert(table: Table) -> str:
+    names = [column.key for column in table.columns]
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+_POSTGRESQL_INSERTS: dict[str, str] = {}
+
+
+def _postgresql_insert(dialect: Dialect) -> str:
+    """INSERT … SELECT FROM unnest(one typed array per column) … RETURNING the stored ids."""
+    if (statement := _POSTGRESQL_INSERTS.get(dialect.name)) is None:
+        arrays = ", ".join(
+            f"${place}::{column.type.compile(dialect=dialect)}[]"
+            for place, column in enumerate(spend_logs.columns, start=1)
+        )
+        statement = (
+            f"INSERT INTO spend_logs ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+            "ON CONFLICT DO NOTHING RETURNING request_id"
+        )
+        _POSTGRESQL_INSERTS[dialect.name] = statement
+    return statement
+
+
 def _totals(amounts: Iterable[tuple[str | None, Decimal]]) -> Mapping[str, Decimal]:
     totals: defaultdict[str, Decimal] = defaultdict(Decimal)
     for owner, cost in amounts:
@@ -91,18 +197,8 @@ async def _add_tag_spend(connection: AsyncConnection, rows: Sequence[SpendRow]) 
     await connection.execute(_add_to_tag_totals(connection.dialect.name), values)
 
 
-def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-
-
-def _insert_new_logs(dialect: str) -> Executable:
-    # ON CONFLICT DO NOTHING … RETURNING names only the rows this statement inserted.
-    insert = _insert(dialect, spend_logs).on_conflict_do_nothing()
-    return insert.returning(spend_logs.c.request_id)
-
-
 def _add_to_tag_totals(dialect: str) -> Executable:
-    insert = _insert(dialect, tag_spend)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(tag_spend)
     return insert.on_conflict_do_update(
         index_elements=[tag_spend.c.tag],
         set_={
