@@ -47,8 +47,11 @@ def test_no_imports_inside_functions() -> None:
 
 def _is_optional_import(path: Path, number: int) -> bool:
     """Imports inside `try:` blocks at module level are optional dependencies; those under
-    `if TYPE_CHECKING:` exist for the type checker only."""
+    `if TYPE_CHECKING:` exist for the type checker only; an import marked `# deferred:` (with
+    its reason) loads something heavy only for the process that uses it."""
     lines = path.read_text().splitlines()
+    if "# deferred: " in lines[number - 1]:
+        return True
     previous = lines[number - 2].strip() if number >= 2 else ""
     return previous.startswith(("try:", "if TYPE_CHECKING:")) or previous.startswith("from ") or previous.startswith("import ")  # fmt: skip
 

@@ -3,7 +3,6 @@ answer completes, and its tokens and cost added to the limit counters of key, te
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,8 +42,9 @@ async def charge(request: web.Request, state: AppState, bill: Charge) -> None:
     caller: Caller = request[CALLER]
     now = datetime.now(UTC)
     row = spend_row(request, caller, bill, now)
-    # Shielded: a caller who leaves as the answer ends must not cancel its own spend row.
-    await asyncio.shield(state.store.spend.record(row))
+    # A caller who leaves as the answer ends does not cancel its own spend row: the journal
+    # writes a line it was given even if the caller stops waiting.
+    await state.store.spend.record(row)
     scopes = [limit.scope for limit in (*caller.limits(), *deployment_limits(bill.deployment))]
     if scopes:
         tokens = 0 if bill.usage is None else bill.usage.total_tokens

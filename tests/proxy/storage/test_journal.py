@@ -140,6 +140,20 @@ async def test_appends_wait_for_room_when_the_buffer_is_full(tmp_path: Path) -> 
         assert len(read_all(await journal.seal())) == 50
 
 
+@pytest.mark.parametrize("max_buffered", [10_000, 1], ids=["room", "full buffer"])
+async def test_a_caller_that_stops_waiting_still_has_its_line_written(
+    tmp_path: Path, max_buffered: int
+) -> None:
+    async with Journal.open(tmp_path, max_buffered=max_buffered) as journal:
+        appends = [asyncio.create_task(journal.append(line(n))) for n in range(20)]
+        await asyncio.sleep(0)  # every append has started (some wait for room)
+        for append in appends[::2]:
+            append.cancel()
+        await asyncio.wait(appends)
+        await journal.append(line(99))  # written after every line before it
+        assert sorted(read_all(await journal.seal())) == sorted(map(line, [*range(20), 99]))
+
+
 async def test_appending_to_a_closed_journal_fails(tmp_path: Path) -> None:
     async with Journal.open(tmp_path) as journal:
         pass

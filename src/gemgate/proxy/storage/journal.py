@@ -101,18 +101,29 @@ class Journal:
     async def append(self, line: bytes) -> None:
         """Append ``line`` (one JSON document ending in a newline); returns once it is on disk.
 
+        A caller cancelled while it waits does not withdraw its line: it is written all the same
+        (a request's spend row outlives a client that leaves as its answer ends).
         Raises OSError when the write or fsync failed; the line is then not in the journal.
         """
         if self._closing:
             raise RuntimeError("the spend journal is closed")
+        if len(self._pending) < self._max_buffered:
+            done = self._queue(line)
+        else:  # a task: it queues the line once there is room, whether the caller waits or not
+            done = asyncio.ensure_future(self._queue_when_room(line))
+        # Shielded: cancelling one caller must not cancel the group's shared future.
+        await asyncio.shield(done)
+
+    def _queue(self, line: bytes) -> asyncio.Future[None]:
+        self._pending.append(line)
+        self._wake.set()
+        return self._pending_done
+
+    async def _queue_when_room(self, line: bytes) -> None:
         while len(self._pending) >= self._max_buffered:
             self._room.clear()
             await self._room.wait()
-        self._pending.append(line)
-        done = self._pending_done
-        self._wake.set()
-        # Shielded: a caller cancelled while waiting must not cancel the group's shared future.
-        await asyncio.shield(done)
+        await self._queue(line)
 
     async def seal(self) -> tuple[Path, ...]:
         """Close the active segment; returns every sealed segment of this slot, oldest first."""

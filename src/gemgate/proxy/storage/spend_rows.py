@@ -53,9 +53,11 @@ class SpendRow:
             raise ValueError("a spend row needs a request id")
         if not self.cost.is_finite() or not 0 <= self.cost < MONEY_LIMIT:
             raise ValueError(f"cost must be a non-negative amount below {MONEY_LIMIT}, got {self.cost}")  # fmt: skip
-        for name in _COUNTS:
-            if not 0 <= getattr(self, name) < _INT32:
-                raise ValueError(f"{name} out of range: {getattr(self, name)}")
+        counts = (self.prompt_tokens, self.completion_tokens, self.cached_tokens, self.reasoning_tokens, self.latency_ms)  # fmt: skip
+        if min(counts) < 0 or max(counts) >= _INT32:  # one test for all: rows are made per request
+            for name, count in zip(_COUNTS, counts, strict=True):
+                if not 0 <= count < _INT32:
+                    raise ValueError(f"{name} out of range: {count}")
         if not 0 <= self.status < 1000:
             raise ValueError(f"status out of range: {self.status}")
         for moment in (self.start_time, self.end_time):
@@ -101,8 +103,18 @@ def decode_spend_row(line: bytes) -> SpendRow:
             end_time=datetime.fromisoformat(fields["end_time"]),
             status=fields["status"],
             tags=tuple(fields["tags"]),
-            **{name: fields[name] for name in (*_OPTIONAL_TEXT, *_COUNTS)},
-            **{name: fields.get(name) for name in _LATER_TEXT},
+            key_hash=fields["key_hash"],
+            key_alias=fields["key_alias"],
+            user_id=fields["user_id"],
+            team_id=fields["team_id"],
+            end_user=fields["end_user"],
+            deployment=fields["deployment"],
+            prompt_tokens=fields["prompt_tokens"],
+            completion_tokens=fields["completion_tokens"],
+            cached_tokens=fields["cached_tokens"],
+            reasoning_tokens=fields["reasoning_tokens"],
+            latency_ms=fields["latency_ms"],
+            client_request_id=fields.get("client_request_id"),  # absent from older lines
         )
     except (KeyError, TypeError, AttributeError, InvalidOperation, orjson.JSONDecodeError) as error:
         raise ValueError(f"not a spend journal line: {error}") from error
