@@ -14,9 +14,6 @@ from gemgate.proxy.storage.column_types import MONEY_LIMIT
 
 LINE_VERSION = 1
 _INT32 = 2**31
-_OPTIONAL_TEXT = ("key_hash", "key_alias", "user_id", "team_id", "end_user", "deployment")
-# Added after the first release of the line format: absent from older lines.
-_LATER_TEXT = ("client_request_id",)
 _COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "latency_ms")
 
 
@@ -78,13 +75,21 @@ def encode_spend_row(row: SpendRow) -> bytes:
         "start_time": row.start_time.isoformat(),
         "end_time": row.end_time.isoformat(),
         "status": row.status,
-        "tags": list(row.tags),
+        "tags": row.tags,
+        "key_hash": row.key_hash,
+        "key_alias": row.key_alias,
+        "user_id": row.user_id,
+        "team_id": row.team_id,
+        "end_user": row.end_user,
+        "deployment": row.deployment,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cached_tokens": row.cached_tokens,
+        "reasoning_tokens": row.reasoning_tokens,
+        "latency_ms": row.latency_ms,
     }
-    for name in (*_OPTIONAL_TEXT, *_COUNTS):
-        fields[name] = getattr(row, name)
-    for name in _LATER_TEXT:
-        if getattr(row, name) is not None:
-            fields[name] = getattr(row, name)
+    if row.client_request_id is not None:  # added after the first release of the format
+        fields["client_request_id"] = row.client_request_id
     return orjson.dumps(fields) + b"\n"
 
 
