@@ -175,8 +175,18 @@ class Probe:
         finally:
             self.closed.set()
 
+    async def cut_answer(self) -> AsyncIterator[bytes]:
+        yield b'{"candidates": '
+        raise RuntimeError("upstream dies mid-answer")
+
     def app(self) -> Starlette:
         async def generate(request: Request) -> Response:
+            if request.path_params["model"] == "broken":  # promises 1000 bytes, sends 15
+                return StreamingResponse(
+                    self.cut_answer(),
+                    media_type="application/json",
+                    headers={"content-length": "1000"},
+                )
             # Answers without reading the body, so a caller leaving mid-body is no error here.
             return Response(b"{}", media_type="application/json")
 
@@ -250,6 +260,18 @@ def test_broken_upstream_stream_ends_with_a_google_error_event(probe_gateway_url
     assert events[0] == {"n": 1}
     assert events[1]["error"]["code"] == 502
     assert events[1]["error"]["status"] == "UNAVAILABLE"
+
+
+def test_a_sized_answer_that_breaks_off_is_a_google_error_not_a_cut_body(
+    probe_gateway_url: str,
+) -> None:
+    url = f"{probe_gateway_url}/gemini/v1beta/models/broken:generateContent"
+
+    response = httpx.post(url, json=PROMPT, timeout=5)
+
+    assert response.status_code == 502
+    assert response.json()["error"]["status"] == "UNAVAILABLE"
+    assert httpx.get(f"{probe_gateway_url}/health/liveliness", timeout=5).status_code == 200
 
 
 def test_caller_leaving_mid_body_is_not_an_error(
