@@ -85,16 +85,26 @@ def spend_row(request: web.Request, caller: Caller, bill: Charge, now: datetime)
     key_tags = key.settings.tags if key is not None else ()
     resource = request.match_info.route.resource
     return SpendRow(
-        request_id=request[GATEWAY_REQUEST_ID], model=bill.model,
-        client_request_id=_client_request_id(request),
-        route=resource.canonical if resource is not None else request.path,
+        request_id=request[GATEWAY_REQUEST_ID], model=_storable(bill.model),
+        client_request_id=_storable_or_none(_client_request_id(request)),
+        route=_storable(resource.canonical if resource is not None else request.path),
         cost=bill.cost or Decimal(0), start_time=started, end_time=now, status=bill.status,
         key_hash=caller.key_hash, key_alias=key.settings.key_alias if key else None,
         user_id=key.settings.user_id if key else None, team_id=key.settings.team_id if key else None,
-        end_user=bill.end_user or end_user_of(request.headers.get(END_USER_HEADER)),
+        end_user=_storable_or_none(bill.end_user or end_user_of(request.headers.get(END_USER_HEADER))),
         deployment=bill.deployment.id if bill.deployment else None,
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         cached_tokens=usage.cached_tokens, reasoning_tokens=usage.reasoning_tokens,
         latency_ms=max(0, int((now - started).total_seconds() * 1000)),
-        tags=tuple(dict.fromkeys((*bill.tags, *header_tags, *key_tags))),
+        tags=tuple(dict.fromkeys(map(_storable, (*bill.tags, *header_tags, *key_tags)))),
     )  # fmt: skip
+
+
+def _storable(text: str) -> str:
+    """``text`` as a database can store it: PostgreSQL refuses NUL in text, and a caller's
+    `user` field or tag holding one would otherwise keep its request's spend out of the totals."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _storable_or_none(text: str | None) -> str | None:
+    return None if text is None else _storable(text)

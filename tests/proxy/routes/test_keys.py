@@ -230,3 +230,20 @@ async def test_readiness_reports_the_database(http: httpx.AsyncClient) -> None:
     response = await http.get("/health/readiness")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "database": "connected"}
+
+
+async def test_a_nul_in_a_callers_labels_never_keeps_its_spend_out_of_postgresql(
+    emulator_url: str, tmp_path: Path, postgres_url: str
+) -> None:
+    # PostgreSQL refuses NUL in text: such a row would be set aside and its cost lost.
+    config = keyed_config(emulator_url, tmp_path, database_url=postgres_url)
+    with serve(create_app(config)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            key = await new_key(http)
+            body = {**HELLO, "user": "end\x00user", "metadata": {"tags": ["a\x00b"]}}
+            answer = await http.post("/v1/chat/completions", json=body, headers=bearer(key))
+            assert answer.status_code == 200
+            [row] = await spend_logs(http, 1, api_key=key)
+            assert row["end_user"] == "end\ufffduser" and row["tags"] == ["a\ufffdb"]
+            info = (await http.get("/key/info", params={"key": key}, headers=ADMIN)).json()["info"]
+            assert info["spend"] == pytest.approx(row["spend"]) and row["spend"] > 0

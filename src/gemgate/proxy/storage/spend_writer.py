@@ -3,7 +3,9 @@ flusher moves journal rows into the database in batches, retrying with backoff w
 database is slow or down, and replays whatever an earlier process left behind.
 
 A row is never lost once `record` returned: it is on disk until a transaction that stored it
-(or found it already stored) has committed.
+(or found it already stored) has committed, or until it is in a dead-letter file: a batch the
+database refuses for what it holds (not an outage) is halved until each refused row is alone,
+and those rows are set aside in `rejected/` (see rejected_rows.py) so the rows behind them flow.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.journal import Journal, SegmentReader
+from gemgate.proxy.storage.rejected_rows import (
+    append_rejected,
+    is_refusal,
+    refusal_reason,
+    rejected_file,
+)
 from gemgate.proxy.storage.spend_batches import insert_spend_rows
 from gemgate.proxy.storage.spend_rows import SpendRow, decode_spend_row, encode_spend_row
 
@@ -49,6 +57,7 @@ class SpendWriterStats:
     unreadable: int  # journal lines that were not spend rows (skipped, logged)
     buffered: int  # rows waiting for the next fsync
     failures: int  # failed database batches (each retried)
+    rejected: int  # rows the database refused for good (kept in the journal's rejected/ folder)
     last_error: str | None
 
 
@@ -70,7 +79,9 @@ class SpendWriter:
         self._progress = asyncio.Condition()
         self._cycles_started = 0
         self._cycles_done = 0
-        self._counts = {"recorded": 0, "stored": 0, "duplicates": 0, "unreadable": 0, "failures": 0}  # fmt: skip
+        self._counts = dict.fromkeys(
+            ("recorded", "stored", "duplicates", "unreadable", "failures", "rejected"), 0
+        )
         self._last_error: str | None = None
         self._closed = False
 
@@ -166,7 +177,7 @@ class SpendWriter:
             return
         try:
             while lines := await asyncio.to_thread(reader.read_lines, self._settings.batch_size):
-                await self._store_with_retry(self._decode(lines, segment))
+                await self._store_with_retry(self._decode(lines, segment), segment)
         finally:
             await asyncio.to_thread(reader.close)
         await self._journal.remove(segment)
@@ -181,24 +192,58 @@ class SpendWriter:
                 logger.error("spend journal %s: skipped a line that is not a spend row (%s)", segment.name, error)  # fmt: skip
         return rows
 
-    async def _store_with_retry(self, rows: list[SpendRow]) -> None:
+    async def _store_with_retry(self, rows: list[SpendRow], segment: Path) -> None:
         delay = self._settings.retry_initial
         while True:
-            try:
-                await self._store(rows)
+            rows, error = await self._store_or_set_aside(rows, segment)
+            if error is None:
                 return
-            except (SQLAlchemyError, OSError) as error:
-                self._counts["failures"] += 1
-                self._last_error = f"{type(error).__name__}: {error}".splitlines()[0]
-                logger.warning(
-                    "spend rows not stored (%s); they stay in the journal, retrying in %.1fs",
-                    self._last_error, delay,
-                )  # fmt: skip
+            self._counts["failures"] += 1
+            self._last_error = f"{type(error).__name__}: {error}".splitlines()[0]
+            logger.warning(
+                "spend rows not stored (%s); they stay in the journal, retrying in %.1fs",
+                self._last_error, delay,
+            )  # fmt: skip
             if self._stopping.is_set():
                 raise _Stopping
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             delay = min(delay * 2, self._settings.retry_max)
+
+    async def _store_or_set_aside(
+        self, rows: list[SpendRow], segment: Path
+    ) -> tuple[list[SpendRow], Exception | None]:
+        """Store ``rows``, each refused one set aside; stops at the first error that is not a
+        refusal (an outage) and returns the rows not yet stored or set aside, and that error."""
+        pieces = [rows]  # a stack: the piece to try next is last
+        while pieces:
+            piece = pieces.pop()
+            try:
+                await self._store(piece)
+            except (SQLAlchemyError, OSError) as error:
+                if not is_refusal(error):
+                    return _joined(piece, pieces), error
+                if len(piece) > 1:
+                    # Each half in its own transaction: the rows of a half that stores are
+                    # stored once; the other half is halved again, down to the refused row.
+                    half = len(piece) // 2
+                    pieces += (piece[half:], piece[:half])
+                    continue
+                try:
+                    await self._set_aside(piece[0], error, segment)
+                except OSError as failure:
+                    return _joined(piece, pieces), failure
+        return [], None
+
+    async def _set_aside(self, row: SpendRow, refusal: Exception, segment: Path) -> None:
+        path = rejected_file(segment)
+        await asyncio.to_thread(append_rejected, path, encode_spend_row(row))
+        self._counts["rejected"] += 1
+        # The request id and the reason only: the row names a key, a user and what they asked.
+        logger.error(
+            "spend row %s refused by the database (%s); kept in %s",
+            row.request_id, refusal_reason(refusal), path,
+        )  # fmt: skip
 
     async def _store(self, rows: list[SpendRow]) -> None:
         async with self._engine.begin() as connection:
@@ -217,3 +262,8 @@ class SpendWriter:
         async with self._progress:
             self._closed = True
             self._progress.notify_all()
+
+
+def _joined(piece: list[SpendRow], pieces: list[list[SpendRow]]) -> list[SpendRow]:
+    """``piece`` and the pieces still on the stack, as one batch in journal order."""
+    return [*piece, *(row for rest in reversed(pieces) for row in rest)]
