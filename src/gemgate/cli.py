@@ -1,14 +1,14 @@
 """The `gemgate` command: the gateway (`gemgate`), the offline emulator (`gemgate emulate`) and
 database migrations (`gemgate db upgrade`).
 
-This is the only module that configures logging and the only one that prints.
+This is the only module that configures logging and the only one that prints. What the command
+needs of the emulator is in cli_emulator, loaded only by a process that serves an emulator.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import re
@@ -17,14 +17,12 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from gemgate.emulator import EmulatorSettings, ServiceAccount, create_emulator_app, service_accounts
-from gemgate.emulator import schema as emulator_schema
 from gemgate.proxy import ConfigError, ProxyConfig, create_app, load_config
 from gemgate.proxy.access_log import JsonLinesFormatter
 from gemgate.proxy.metrics import share_across_processes
@@ -45,12 +43,13 @@ from gemgate.serving import (
     uvicorn_server,
 )
 
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
 logger = logging.getLogger("gemgate.cli")
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 EMULATOR_PORT = 8090
-EMULATOR_PROJECT = "emulator-project"
-EMULATOR_CLIENT_EMAIL = f"gemgate-emulator@{EMULATOR_PROJECT}.iam.gserviceaccount.com"
 _SECRETS_IN_LOGS = re.compile(r"(?i)(\bkey=|\bbearer\s+)[^\s&\"']+|AIza[0-9A-Za-z_\-]{35}")
 
 
@@ -226,12 +225,12 @@ def _embedded_emulator(config: ProxyConfig, log_level: str) -> tuple[Binding, Pr
         emulator_socket = bind("127.0.0.1", EMULATOR_PORT)
     except StartupError:
         emulator_socket = bind("127.0.0.1", 0)
+    # Listening already: with --workers, a gateway worker may call the emulator while its own
+    # process is still loading it; the call then waits in the backlog instead of being refused.
+    emulator_socket.listen()
     url = url_of(emulator_socket)
     api_key = secrets.token_urlsafe(24)
-    settings = EmulatorSettings(
-        api_keys=frozenset({api_key}), strict_schema=emulator_schema.is_available()
-    )
-    server = uvicorn_server(create_emulator_app(settings), log_level)
+    server = uvicorn_server(_EmbeddedEmulatorApp(api_key), log_level)
     logger.info(
         "No GEMINI_API_KEY set: answering from the built-in Gemini emulator at %s "
         "(simulated replies).",
@@ -240,24 +239,29 @@ def _embedded_emulator(config: ProxyConfig, log_level: str) -> tuple[Binding, Pr
     return Binding(server, emulator_socket), config.with_upstream(url, api_key)
 
 
+class _EmbeddedEmulatorApp:
+    """The built-in emulator's ASGI app, made on its first event (uvicorn's lifespan start-up).
+
+    That event comes in the process serving the emulator: with --workers, the gateway workers
+    are forked before it and never load the emulator (Google's schema, grpc: ~29 MB each)."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            from gemgate import cli_emulator  # deferred: only the emulator's process loads it
+
+            self._app = cli_emulator.embedded_emulator_app(self._api_key)
+        await self._app(scope, receive, send)
+
+
 def _emulate(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
-    listening = bind(args.host, args.port)
-    url = url_of(listening)
-    accounts = [_trusted_service_account(Path(path)) for path in args.service_account]
-    if args.new_service_account is not None:
-        accounts.append(_new_service_account(args.new_service_account, url))
-    if not args.api_key:
-        logger.info("No --api-key given: the emulator accepts any non-empty API key.")
-    settings = EmulatorSettings(
-        api_keys=frozenset(args.api_key) if args.api_key else None,
-        service_accounts=tuple(accounts),
-        strict_schema=_strict_schema(is_requested=not args.no_strict),
-    )
-    logger.info("Gemini emulator listening on %s", url)
-    return serve(
-        [Binding(uvicorn_server(create_emulator_app(settings), args.log_level), listening)]
-    )
+    from gemgate import cli_emulator  # deferred: the emulator is loaded only where it is served
+
+    return cli_emulator.emulate(args)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -282,54 +286,6 @@ def _db(args: argparse.Namespace) -> int:
 async def _upgrade(url: str) -> str:
     async with open_database(url, migrate=False) as engine:
         return await upgrade_database(engine)
-
-
-def _strict_schema(*, is_requested: bool) -> bool:
-    if is_requested and not emulator_schema.is_available():
-        logger.warning(
-            "Strict request checking is off: install gemgate[schema] "
-            "(google-ai-generativelanguage) to check bodies against Google's schema."
-        )
-    return is_requested and emulator_schema.is_available()
-
-
-def _trusted_service_account(path: Path) -> ServiceAccount:
-    try:
-        info: Any = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise StartupError(f"cannot read service account key file {path}: {reason}") from error
-    except ValueError as error:  # bad JSON or not UTF-8
-        raise StartupError(f"{path} is not JSON: {error}") from error
-    if not isinstance(info, dict):
-        raise StartupError(f"{path} is not a service account key file")
-    try:
-        return service_accounts.service_account_from_key_file(info)
-    except ValueError as error:
-        raise StartupError(f"{path}: {error}") from error
-
-
-def _new_service_account(path: Path, emulator_url: str) -> ServiceAccount:
-    key_file, account = service_accounts.new_service_account(
-        client_email=EMULATOR_CLIENT_EMAIL,
-        token_uri=f"{emulator_url}/token",
-        project_id=EMULATOR_PROJECT,
-    )
-    try:
-        _write_private(path, json.dumps(key_file, indent=2) + "\n")
-    except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise StartupError(f"cannot write {path}: {reason}") from error
-    logger.info("Wrote service account key file %s for %s", path, account.client_email)
-    return account
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by the owner only: the file holds a private key."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        os.fchmod(descriptor, 0o600)  # an existing file keeps its old mode otherwise
-        file.write(text)
 
 
 def _configure_logging(level: str, *, is_json: bool = False) -> None:
