@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +41,8 @@ CHANGES_CHANNEL = f"{PREFIX}key-changes"
 POLL_SECONDS = 1.0
 POLL_SECONDS_WITH_REDIS = 10.0
 BUDGET_RESET_SECONDS = 30.0
+# While background work keeps failing (database down), a reminder at most this often.
+STILL_FAILING_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +114,20 @@ async def open_gateway_store(settings: StoreSettings) -> AsyncIterator[GatewaySt
 
 def _start_background(store: GatewayStore) -> list[asyncio.Task[None]]:
     interval = POLL_SECONDS if store.redis_client is None else POLL_SECONDS_WITH_REDIS
+
+    async def reset_budgets() -> None:
+        await store.reset_budgets(datetime.now(UTC))
+
     tasks = [
-        asyncio.create_task(_every(interval, store.keys.refresh, "key refresh"), name="key refresh"),
         asyncio.create_task(
-            _every(BUDGET_RESET_SECONDS, lambda: store.reset_budgets(datetime.now(UTC)), "budget reset"),
+            run_every(interval, store.keys.refresh, FailureStreak("key refresh")),
+            name="key refresh",
+        ),
+        asyncio.create_task(
+            run_every(BUDGET_RESET_SECONDS, reset_budgets, FailureStreak("budget reset")),
             name="budget reset",
         ),
-    ]  # fmt: skip
+    ]
     if store.redis_client is not None:
         follow = _follow_changes(store.redis_client, store.keys)
         tasks.append(asyncio.create_task(follow, name="key change notices"))
@@ -132,14 +142,48 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
             await task
 
 
-async def _every(seconds: float, work: Callable[[], Awaitable[object]], name: str) -> None:
+async def run_every(
+    seconds: float, work: Callable[[], Awaitable[object]], failures: FailureStreak
+) -> None:
     """Run ``work`` every ``seconds``; a failure (database down) is logged and tried again."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await work()
         except (SQLAlchemyError, OSError, RedisError) as error:
-            logger.warning("%s failed (%s); retrying in %.0fs", name, type(error).__name__, seconds)
+            failures.failed(error)
+        else:
+            failures.succeeded()
+
+
+@dataclass(slots=True)
+class FailureStreak:
+    """Logs a run of failures of one background job: a warning when it starts, a reminder at most
+    every ``remind_every`` seconds while it lasts (debug otherwise), and how long it lasted."""
+
+    name: str
+    remind_every: float = STILL_FAILING_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    _started: float | None = field(default=None, init=False)
+    _reminded: float = field(default=0.0, init=False)
+
+    def failed(self, error: BaseException) -> None:
+        """Note one more failure; only its first and the periodic reminders are warnings."""
+        now, reason = self.clock(), type(error).__name__
+        if self._started is None:
+            self._started = self._reminded = now
+            logger.warning("%s failed (%s); retrying quietly until it recovers", self.name, reason)
+        elif now - self._reminded >= self.remind_every:
+            self._reminded = now
+            logger.warning("%s has been failing for %.0f s (%s)", self.name, now - self._started, reason)  # fmt: skip
+        else:
+            logger.debug("%s failed again (%s)", self.name, reason)
+
+    def succeeded(self) -> None:
+        """Note a success: ends the streak, if there was one."""
+        if self._started is not None:
+            logger.info("%s recovered after %.0f s", self.name, self.clock() - self._started)
+            self._started = None
 
 
 async def _follow_changes(client: redis.Redis, cache: KeyCache) -> None:

@@ -1,25 +1,35 @@
-"""Which database, its engine, and migrations: up from empty, idempotent, concurrent, via the CLI."""
+"""Which database, its engine (connect timeout), and migrations: up from empty, idempotent,
+concurrent, via the CLI, and Alembic loaded only when the schema is behind."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, make_url, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, inspect, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.database import (
+    HEAD_REVISION,
+    MIGRATIONS,
+    POSTGRES_CONNECT_TIMEOUT,
     async_database_url,
     default_journal_path,
     open_database,
+    postgres_connect_timeout,
     resolve_database_url,
     upgrade_database,
 )
@@ -199,3 +209,136 @@ def test_db_upgrade_command_reports_an_unreachable_database_in_one_line() -> Non
     assert result.stderr.startswith("gemgate: cannot upgrade the database")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "hunter2" not in result.stderr
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION == HEAD
+
+
+def test_importing_the_database_and_the_app_loads_no_alembic() -> None:
+    probe = (
+        "import sys, gemgate.proxy.storage.database, gemgate.proxy.app; "
+        "print(sorted({'alembic', 'mako'} & {name.split('.')[0] for name in sys.modules}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+_OPEN_PROBE = """
+import asyncio, sys
+from gemgate.proxy.storage.database import current_revision, open_database
+
+async def main() -> None:
+    async with open_database(sys.argv[1]) as engine:
+        async with engine.connect() as connection:
+            print(await connection.run_sync(current_revision), "alembic" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def _open_in_a_new_process(url: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", _OPEN_PROBE, url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_alembic_is_loaded_to_migrate_and_not_to_open_an_up_to_date_database(
+    database_url: str,
+) -> None:
+    assert _open_in_a_new_process(database_url) == f"{HEAD} True"
+    assert _open_in_a_new_process(database_url) == f"{HEAD} False"
+
+
+async def test_a_database_behind_head_is_upgraded(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE spend_logs DROP COLUMN client_request_id"))
+        await connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0001'"))
+    assert await upgrade_database(engine) == HEAD
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: {column["name"] for column in inspect(sync).get_columns("spend_logs")}
+        )
+    assert "client_request_id" in columns
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", POSTGRES_CONNECT_TIMEOUT),
+        ("?connect_timeout=3", 3.0),
+        ("?timeout=2.5", 2.5),
+        ("?connect_timeout=4&timeout=9", 4.0),
+        ("?connect_timeout=0", None),
+        ("?connect_timeout=-1", None),
+        ("?sslmode=require&connect_timeout=7", 7.0),
+    ],
+)
+def test_postgres_connect_timeout_comes_from_the_url_like_libpq(
+    query: str, expected: float | None
+) -> None:
+    url = async_database_url(f"postgresql://u:secret@h/d{query}")
+    assert postgres_connect_timeout(url) == expected
+
+
+@pytest.mark.parametrize("query", ["?connect_timeout=soon", "?timeout=nan", "?timeout=10s"])
+def test_a_connect_timeout_that_is_not_seconds_is_refused_without_echoing_the_url(
+    query: str,
+) -> None:
+    with pytest.raises(ValueError, match="is not a number of seconds") as raised:
+        async_database_url(f"postgresql://u:secret@h/d{query}")
+    assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("", POSTGRES_CONNECT_TIMEOUT), ("?connect_timeout=5", 5.0), ("?timeout=6", 6.0)],
+)
+async def test_asyncpg_is_given_the_connect_timeout_and_not_the_url_parameter(
+    postgres_url: str, query: str, expected: float
+) -> None:
+    given: list[dict[str, Any]] = []
+    async with open_database(postgres_url + query, migrate=False) as engine:
+        event.listen(engine.sync_engine, "do_connect", lambda *args: given.append(dict(args[3])))
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    assert given[0]["timeout"] == expected
+    assert "connect_timeout" not in given[0]
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A loopback port whose listener never accepts nor answers: a connect to it hangs."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        yield listener.getsockname()[1]
+
+
+async def test_a_postgres_host_that_never_answers_fails_after_the_connect_timeout(
+    black_hole: int,
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(30):  # asyncpg alone would wait 60 s
+            async with open_database(f"postgresql://u@127.0.0.1:{black_hole}/d?connect_timeout=0.5"):  # fmt: skip
+                pass
+    assert 0.4 < time.monotonic() - started < 5
+
+
+def test_db_upgrade_command_gives_up_on_a_silent_host_after_the_connect_timeout(
+    black_hole: int,
+) -> None:
+    url = f"postgresql://gemgate:hunter2@127.0.0.1:{black_hole}/none?connect_timeout=0.5"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "gemgate", "db", "upgrade", "--database-url", url],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1
+    assert result.stderr.strip() == "gemgate: cannot upgrade the database: TimeoutError"

@@ -1,10 +1,11 @@
 """The database: which one (URL resolution and driver translation), its engine (SQLite in WAL
-mode, one writer at a time) and its schema (Alembic migrations, run at start-up)."""
+mode, one writer at a time) and its schema (Alembic migrations, run at start-up when behind)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -12,10 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import URL, Connection, event, make_url, text
+from sqlalchemy import URL, Connection, column, event, inspect, make_url, select, table, text
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -25,8 +23,15 @@ DATABASE_URL_VARIABLE = "DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///gemgate.db"
 DEFAULT_JOURNAL_NAME = "gemgate-spend.journal"
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest migration in `migrations/versions/` (a test asks Alembic): a database already here
+# is opened without loading Alembic at all.
+HEAD_REVISION = "0002"
 # Seconds an SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT = 30.0
+# Seconds asyncpg waits for PostgreSQL to answer a new connection (its own default is 60).
+POSTGRES_CONNECT_TIMEOUT = 10.0
+# Query parameters that override it: libpq's name, then asyncpg's.
+_CONNECT_TIMEOUT_PARAMETERS = ("connect_timeout", "timeout")
 # Execution option of an engine whose transactions only read (see `reading`).
 _READS_ONLY = "gemgate_reads_only"
 # Any fixed number: instances starting together on one PostgreSQL migrate one at a time.
@@ -65,6 +70,7 @@ def async_database_url(url: str) -> URL:
         if parsed.database in (None, "", ":memory:"):
             raise ValueError("an SQLite database needs a file path: sqlite:///gemgate.db")
         return parsed
+    postgres_connect_timeout(parsed)  # a mistyped timeout is a config error before connecting
     return _asyncpg_ssl(parsed)
 
 
@@ -74,6 +80,24 @@ def _asyncpg_ssl(url: URL) -> URL:
     if mode is None:
         return url
     return url.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+
+
+def postgres_connect_timeout(url: URL) -> float | None:
+    """Seconds to wait for a new PostgreSQL connection: ``?connect_timeout=`` (libpq's name) or
+    ``?timeout=`` (asyncpg's) from ``url``, else `POSTGRES_CONNECT_TIMEOUT`. Zero or less waits
+    for ever, as in libpq (None). Raises ValueError for a value that is not a number."""
+    for name in _CONNECT_TIMEOUT_PARAMETERS:
+        value = url.query.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value if isinstance(value, str) else value[-1])
+            if math.isnan(seconds):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"database URL parameter {name} is not a number of seconds") from None  # fmt: skip
+        return seconds if seconds > 0 else None
+    return POSTGRES_CONNECT_TIMEOUT
 
 
 def is_sqlite(url: URL) -> bool:
@@ -91,8 +115,11 @@ def default_journal_path(url: URL) -> Path:
 def create_engine(url: URL) -> AsyncEngine:
     """An engine for ``url`` (already translated by `async_database_url`)."""
     if not is_sqlite(url):
+        # A host that drops packets would hold start-up (and each reconnect) for asyncpg's 60 s.
+        timeout = {"timeout": postgres_connect_timeout(url)}
+        without = url.difference_update_query(_CONNECT_TIMEOUT_PARAMETERS)
         # A connection that PostgreSQL dropped (restart, failover) is noticed before use.
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(without, pool_pre_ping=True, connect_args=timeout)
     connect_args: dict[str, Any] = {}
     if "timeout" not in url.query:
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
@@ -150,6 +177,9 @@ def _begin_sqlite_transaction(connection: Connection) -> None:
 async def upgrade_database(engine: AsyncEngine) -> str:
     """Apply every pending migration; returns the revision the database is now at."""
     async with engine.begin() as connection:
+        revision = await connection.run_sync(current_revision)
+        if revision == HEAD_REVISION:
+            return revision
         if connection.dialect.name == "postgresql":
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _MIGRATION_LOCK_ID}
@@ -157,14 +187,26 @@ async def upgrade_database(engine: AsyncEngine) -> str:
         return await connection.run_sync(_upgrade_to_head)
 
 
+def current_revision(connection: Connection) -> str | None:
+    """The revision the schema is at (None: not made yet, or several heads), read without
+    Alembic."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    versions = connection.execute(select(table(VERSION_TABLE, column("version_num")))).scalars()
+    found = list(versions)
+    return found[0] if len(found) == 1 else None
+
+
 def _upgrade_to_head(connection: Connection) -> str:
+    from alembic import command  # deferred: Alembic and Mako cost ~7 MB, needed only to upgrade
+    from alembic.config import Config  # deferred: Alembic is loaded only to upgrade
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # env.py runs the migrations on this connection, inside the transaction begun above.
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision() or ""
+    return current_revision(connection) or ""
 
 
 @asynccontextmanager
