@@ -29,6 +29,7 @@ from gemgate.proxy.storage.team_store import add_team_spend
 
 _COLUMNS = tuple(column.key for column in spend_logs.columns)
 _CHUNK = 500  # ids per `IN (...)`: far below SQLite's parameter limit
+STEP_ROWS = 100  # rows per executemany on SQLite: the loop runs between steps
 
 
 async def insert_spend_rows(connection: AsyncConnection, rows: Sequence[SpendRow]) -> int:
@@ -94,9 +95,9 @@ async def _insert_new_sqlite(connection: AsyncConnection, rows: list[SpendRow]) 
     new = [row for row in rows if row.request_id not in present]
     if not new:
         return set()
-    await connection.exec_driver_sql(
-        _sqlite_insert(spend_logs), [_sqlite_values(row) for row in new]
-    )
+    for start in range(0, len(new), STEP_ROWS):  # each step gives the event loop a turn
+        step = new[start : start + STEP_ROWS]
+        await connection.exec_driver_sql(_sqlite_insert(spend_logs), [_sqlite_values(row) for row in step])  # fmt: skip
     tagged = [(tag, row.request_id) for row in new for tag in dict.fromkeys(row.tags)]
     if tagged:
         await connection.exec_driver_sql(_sqlite_insert(spend_log_tags), tagged)

@@ -32,6 +32,10 @@ from gemgate.proxy.storage.spend_rows import SpendRow, decode_spend_row, encode_
 
 logger = logging.getLogger(__name__)
 
+# Rows handled between two returns to the event loop (decoding, building statements): a batch is
+# milliseconds of CPU, which in one piece would show in every answer's tail latency.
+STEP_ROWS = 100
+
 
 @dataclass(frozen=True, slots=True)
 class SpendWriterSettings:
@@ -177,14 +181,17 @@ class SpendWriter:
             return
         try:
             while lines := await asyncio.to_thread(reader.read_lines, self._settings.batch_size):
-                await self._store_with_retry(self._decode(lines, segment), segment)
+                await self._store_with_retry(await self._decode(lines, segment), segment)
         finally:
             await asyncio.to_thread(reader.close)
         await self._journal.remove(segment)
 
-    def _decode(self, lines: list[bytes], segment: Path) -> list[SpendRow]:
+    async def _decode(self, lines: list[bytes], segment: Path) -> list[SpendRow]:
         rows = []
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
+            if number % STEP_ROWS == 0:
+                # A batch decodes in ~3 ms: in steps, so requests are served in between.
+                await asyncio.sleep(0)
             try:
                 rows.append(decode_spend_row(line))
             except ValueError as error:
