@@ -189,7 +189,7 @@ class Journal:
         self._sequence += 1
         path = self._folder / f"slot-{self._slot}-{self._sequence:012d}.jsonl"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        _sync_folder(self._folder)  # the new name must survive a crash as well as its lines
+        sync_folder(self._folder)  # the new name must survive a crash as well as its lines
         self._active = _Segment(path, descriptor)
         return self._active
 
@@ -209,7 +209,7 @@ class Journal:
                 self._sequence += 1
                 path.rename(self._folder / f"slot-{self._slot}-{self._sequence:012d}.jsonl")
             if adopted:
-                _sync_folder(self._folder)
+                sync_folder(self._folder)
                 logger.info("spend journal: adopted %d segment(s) of slot %d", len(adopted), slot)
         finally:
             os.close(lock)
@@ -302,7 +302,8 @@ def _segments(folder: Path) -> list[tuple[int, int, Path]]:
     return found
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """fsync ``folder`` itself, so names made or renamed in it survive a crash."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from gemgate.proxy.storage.journal import sync_folder
+
 REJECTED_FOLDER = "rejected"
 # SQLSTATE classes of rows no retry will get in: 22 data exception (a value out of range, a NUL
 # in text), 23 integrity constraint violation (check, foreign key, not null). Every other class
@@ -53,7 +55,7 @@ def append_rejected(path: Path, lines: bytes) -> None:
     folder = path.parent
     if not folder.is_dir():
         folder.mkdir(exist_ok=True)
-        _sync_folder(folder.parent)
+        sync_folder(folder.parent)
     is_new = not path.exists()
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -61,7 +63,7 @@ def append_rejected(path: Path, lines: bytes) -> None:
     finally:
         os.close(descriptor)
     if is_new:
-        _sync_folder(folder)
+        sync_folder(folder)
 
 
 def _append_whole(descriptor: int, data: bytes) -> None:
@@ -76,11 +78,3 @@ def _append_whole(descriptor: int, data: bytes) -> None:
         with suppress(OSError):
             os.ftruncate(descriptor, size)
         raise
-
-
-def _sync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
