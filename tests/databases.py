@@ -188,3 +188,21 @@ async def wait_until_accepting(url: str, *, timeout: float = 10.0) -> None:
                 await asyncio.sleep(0.05)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def stoppable_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of the test module's own: its tests may stop and restart it."""
+    with running_postgres() as running:
+        yield running
+
+
+@pytest.fixture
+async def stoppable_cluster_url(stoppable_cluster: PostgresCluster) -> AsyncIterator[str]:
+    """The stoppable cluster's database URL, the cluster running again when the test ends
+    (whatever the test did to it)."""
+    url = stoppable_cluster.admin_url.render_as_string(hide_password=False)
+    yield url
+    if not (stoppable_cluster.folder / "data" / "postmaster.pid").exists():
+        await asyncio.to_thread(stoppable_cluster.start)
+        await wait_until_accepting(url)

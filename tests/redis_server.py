@@ -24,12 +24,13 @@ _MISSING = (
 
 
 @contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """Start redis-server in ``folder``; yields its URL and stops it afterwards."""
+def redis_server(folder: Path, port: int | None = None) -> Iterator[str]:
+    """Start redis-server in ``folder`` (on ``port``, else a free one); yields its URL and stops
+    it afterwards."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail(_MISSING, pytrace=False)
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(folder)],

@@ -14,12 +14,18 @@ from gemgate.emulator.service_accounts import new_service_account
 from gemgate.proxy import ProxyConfig, create_app
 from gemgate.proxy.config import GeneralSettings
 from tests.conftest import TEST_API_KEY
-from tests.databases import postgres_server, postgres_url
+from tests.databases import postgres_server, postgres_url, stoppable_cluster, stoppable_cluster_url
 from tests.redis_server import redis_url
 from tests.servers import free_port, serve
 
 # Fixtures of real servers, for the gateway tests that keep keys and spend in them.
-__all__ = ["postgres_server", "postgres_url", "redis_url"]
+__all__ = [
+    "postgres_server",
+    "postgres_url",
+    "redis_url",
+    "stoppable_cluster",
+    "stoppable_cluster_url",
+]
 
 MASTER_KEY = "sk-gateway-master-5e1d"
 # The names `model_list_config` serves: the seed's chat model, a thinking model and an embedding

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from gemgate.proxy.gateway_store import (
-    FailureStreak,
-    StoreSettings,
-    open_gateway_store,
-    run_every,
-)
+from gemgate.proxy.failure_streak import FailureStreak
+from gemgate.proxy.gateway_store import StoreSettings, open_gateway_store, run_every
 from gemgate.proxy.key_cache import KeyCache
 from gemgate.proxy.storage.database import open_database
 from gemgate.proxy.storage.key_store import KeyStore
 from gemgate.proxy.storage.team_store import TeamStore
-from tests.databases import PostgresCluster, running_postgres, wait_until_accepting
+from tests.databases import (
+    PostgresCluster,
+    wait_until_accepting,
+)
 
 LOGGER = "gemgate.proxy.gateway_store"
 
@@ -70,7 +68,7 @@ def test_a_failure_streak_warns_at_its_start_then_once_a_minute_and_notes_recove
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = Clock()
-    streak = FailureStreak("key refresh", clock=clock)
+    streak = FailureStreak("key refresh", logging.getLogger(LOGGER), clock=clock)
     caplog.set_level(logging.DEBUG, logger=LOGGER)
     start = clock.now
     for at, outcome in events:
@@ -86,26 +84,10 @@ def test_a_failure_streak_warns_at_its_start_then_once_a_minute_and_notes_recove
         assert message.startswith(expected_start), message
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    """A PostgreSQL cluster of this module's own: its tests stop and restart it."""
-    with running_postgres() as running:
-        yield running
-
-
-@pytest.fixture
-async def database_url(cluster: PostgresCluster) -> AsyncIterator[str]:
-    """The cluster's database, running again when the test ends (whatever the test did)."""
-    url = cluster.admin_url.render_as_string(hide_password=False)
-    yield url
-    if not (cluster.folder / "data" / "postmaster.pid").exists():
-        await asyncio.to_thread(cluster.start)
-
-
-async def _outage(cluster: PostgresCluster, url: str, seconds: float) -> None:
-    await asyncio.to_thread(cluster.stop)
+async def _outage(stoppable_cluster: PostgresCluster, url: str, seconds: float) -> None:
+    await asyncio.to_thread(stoppable_cluster.stop)
     await asyncio.sleep(seconds)
-    await asyncio.to_thread(cluster.start)
+    await asyncio.to_thread(stoppable_cluster.start)
     await wait_until_accepting(url)
 
 
@@ -118,15 +100,17 @@ def _refresh_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 async def test_the_gateway_warns_once_during_an_outage_and_says_when_refresh_recovered(
-    cluster: PostgresCluster,
-    database_url: str,
+    stoppable_cluster: PostgresCluster,
+    stoppable_cluster_url: str,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    settings = StoreSettings(database_url, journal_folder=tmp_path / "journal")
+    settings = StoreSettings(stoppable_cluster_url, journal_folder=tmp_path / "journal")
     async with open_gateway_store(settings):
-        await _outage(cluster, database_url, seconds=3.5)  # the refresh polls every second
+        await _outage(
+            stoppable_cluster, stoppable_cluster_url, seconds=3.5
+        )  # the refresh polls every second
         await asyncio.sleep(2.0)
     levels = [record.levelno for record in _refresh_logs(caplog)]
     assert levels.count(logging.WARNING) == 1
@@ -139,18 +123,18 @@ async def test_the_gateway_warns_once_during_an_outage_and_says_when_refresh_rec
 
 
 async def test_a_long_outage_is_recalled_at_most_once_per_interval_with_its_length(
-    cluster: PostgresCluster,
-    database_url: str,
+    stoppable_cluster: PostgresCluster,
+    stoppable_cluster_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    async with open_database(database_url) as engine:
+    async with open_database(stoppable_cluster_url) as engine:
         cache = KeyCache(KeyStore(engine), TeamStore(engine))
         await cache.load()
-        streak = FailureStreak("key refresh", remind_every=1.0)
+        streak = FailureStreak("key refresh", logging.getLogger(LOGGER), remind_every=1.0)
         refresh = asyncio.create_task(run_every(0.05, cache.refresh, streak))
         try:
-            await _outage(cluster, database_url, seconds=2.6)
+            await _outage(stoppable_cluster, stoppable_cluster_url, seconds=2.6)
             await asyncio.sleep(0.5)
         finally:
             refresh.cancel()

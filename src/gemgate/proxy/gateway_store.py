@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.callers import key_scope, team_scope
+from gemgate.proxy.failure_streak import FailureStreak
 from gemgate.proxy.key_cache import KeyCache
 from gemgate.proxy.limits import Counters, MemoryCounters
 from gemgate.proxy.redis_counters import PREFIX, RedisCounters
@@ -41,8 +41,8 @@ CHANGES_CHANNEL = f"{PREFIX}key-changes"
 POLL_SECONDS = 1.0
 POLL_SECONDS_WITH_REDIS = 10.0
 BUDGET_RESET_SECONDS = 30.0
-# While background work keeps failing (database down), a reminder at most this often.
-STILL_FAILING_SECONDS = 60.0
+# Pause before subscribing again after the change notices' connection to Redis failed.
+RESUBSCRIBE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +120,11 @@ def _start_background(store: GatewayStore) -> list[asyncio.Task[None]]:
 
     tasks = [
         asyncio.create_task(
-            run_every(interval, store.keys.refresh, FailureStreak("key refresh")),
+            run_every(interval, store.keys.refresh, FailureStreak("key refresh", logger)),
             name="key refresh",
         ),
         asyncio.create_task(
-            run_every(BUDGET_RESET_SECONDS, reset_budgets, FailureStreak("budget reset")),
+            run_every(BUDGET_RESET_SECONDS, reset_budgets, FailureStreak("budget reset", logger)),
             name="budget reset",
         ),
     ]
@@ -156,45 +156,37 @@ async def run_every(
             failures.succeeded()
 
 
-@dataclass(slots=True)
-class FailureStreak:
-    """Logs a run of failures of one background job: a warning when it starts, a reminder at most
-    every ``remind_every`` seconds while it lasts (debug otherwise), and how long it lasted."""
-
-    name: str
-    remind_every: float = STILL_FAILING_SECONDS
-    clock: Callable[[], float] = time.monotonic
-    _started: float | None = field(default=None, init=False)
-    _reminded: float = field(default=0.0, init=False)
-
-    def failed(self, error: BaseException) -> None:
-        """Note one more failure; only its first and the periodic reminders are warnings."""
-        now, reason = self.clock(), type(error).__name__
-        if self._started is None:
-            self._started = self._reminded = now
-            logger.warning("%s failed (%s); retrying quietly until it recovers", self.name, reason)
-        elif now - self._reminded >= self.remind_every:
-            self._reminded = now
-            logger.warning("%s has been failing for %.0f s (%s)", self.name, now - self._started, reason)  # fmt: skip
-        else:
-            logger.debug("%s failed again (%s)", self.name, reason)
-
-    def succeeded(self) -> None:
-        """Note a success: ends the streak, if there was one."""
-        if self._started is not None:
-            logger.info("%s recovered after %.0f s", self.name, self.clock() - self._started)
-            self._started = None
-
-
 async def _follow_changes(client: redis.Redis, cache: KeyCache) -> None:
-    """Refresh the key cache whenever another instance announces a change."""
+    """Refresh the key cache whenever another instance announces a change.
+
+    While Redis is down the key refresh keeps polling the database, so notices are a speed-up, not
+    a need: the outage is logged as a streak (one warning, reminders, a note once listening again).
+    """
+    streak = FailureStreak(
+        "key change listener", logger,
+        meanwhile=f"keys are polled every {POLL_SECONDS_WITH_REDIS:.0f} s until Redis is back",
+    )  # fmt: skip
     while True:
         try:
-            async with client.pubsub() as pubsub:
-                await pubsub.subscribe(CHANGES_CHANNEL)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        await cache.refresh()
-        except (RedisError, SQLAlchemyError, OSError) as error:
-            logger.warning("key change notices interrupted (%s); resubscribing", type(error).__name__)  # fmt: skip
-            await asyncio.sleep(1.0)
+            await _listen(client, cache, streak)
+        except (RedisError, OSError) as error:
+            streak.failed(error)
+        await asyncio.sleep(RESUBSCRIBE_SECONDS)
+
+
+async def _listen(client: redis.Redis, cache: KeyCache, streak: FailureStreak) -> None:
+    async with client.pubsub() as pubsub:
+        await pubsub.subscribe(CHANGES_CHANNEL)
+        streak.succeeded()
+        async for message in pubsub.listen():
+            if message.get("type") == "message":
+                await _refresh_on_notice(cache)
+
+
+async def _refresh_on_notice(cache: KeyCache) -> None:
+    try:
+        await cache.refresh()
+    except (SQLAlchemyError, OSError) as error:
+        # The database, not Redis, failed: keep listening; the key refresh's own streak reports
+        # the outage and its next poll applies the change.
+        logger.debug("refresh on a key change notice failed (%s)", type(error).__name__)

@@ -4,7 +4,8 @@ round trip, kept current from the stores' change feed (polled, and at once on a 
 A key the cache does not know (made a moment ago on another instance) is looked up once in the
 database; a key the database does not know either is remembered as unknown for a short while,
 so a stream of made-up keys costs one query per key and second, not one per request. While the
-database is down the cached keys keep working.
+database is down the cached keys keep working; other keys are refused (503), and the outage is
+logged once (with reminders), not once per lookup: made-up keys arrive at request rate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from gemgate import errors
+from gemgate.proxy.failure_streak import FailureStreak
 from gemgate.proxy.storage.key_store import KeyChanges, KeyRecord, KeyStore
 from gemgate.proxy.storage.team_store import TeamChanges, TeamRecord, TeamStore
 
@@ -41,6 +43,13 @@ class KeyCache:
     _key_revision: int = 0
     _team_revision: int = 0
     _refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _lookup_failures: FailureStreak = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._lookup_failures = FailureStreak(
+            "key lookup", logger, clock=self.clock, tally="lookups refused",
+            meanwhile="keys not in memory get 503 until the database is back",
+        )  # fmt: skip
 
     def team(self, team_id: str | None) -> TeamRecord | None:
         """The cached team ``team_id`` (None for no team or an unknown one)."""
@@ -61,10 +70,11 @@ class KeyCache:
         try:
             record = await self.keys.get(key_hash)
         except (SQLAlchemyError, OSError) as error:
-            logger.warning("cannot look up a key: the database is unavailable (%s)", type(error).__name__)  # fmt: skip
+            self._lookup_failures.failed(error)
             raise errors.ServiceUnavailableError(
                 "The key cannot be checked right now; try again shortly."
             ) from error
+        self._lookup_failures.succeeded()
         if record is None:
             self._remember_unknown(key_hash, now)
         else:
@@ -95,6 +105,8 @@ class KeyCache:
             teams = await self.teams.changed_since(self._team_revision)
             self._apply_keys(keys)
             self._apply_teams(teams)
+        # The database answers again: end a lookup outage even if no unknown key came since.
+        self._lookup_failures.succeeded()
         return keys, teams
 
     def _apply_keys(self, changes: KeyChanges) -> None:
