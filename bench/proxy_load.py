@@ -3,8 +3,9 @@
 Measures requests/s and p50/p99 for non-streaming chat, streaming chat and native generateContent
 at 32 and 128 connections, as ratios to the same load sent straight to the upstream, with the
 gateway pinned to one core and one worker; the latency gemgate adds to a 50 ms upstream; the
-gateway's resident memory; and, given a LiteLLM virtual environment, the LiteLLM proxy under the
-same load in the same run. How to run it and what it reports: docs/benchmarks.md.
+gateway's resident memory; the time to a stream's first byte, direct and through gemgate's
+pass-through, native and chat streams; and, given a LiteLLM virtual environment, the LiteLLM proxy
+under the same load in the same run. How to run it and what it reports: docs/benchmarks.md.
 
     python bench/proxy_load.py [--duration 10] [--json out.json] [--litellm-venv /tmp/litellm-venv]
 """
@@ -32,12 +33,14 @@ import orjson
 # Run as a file (`python bench/proxy_load.py`), the repository root is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.proxy_load_report import build_report, report_json, report_markdown
+from bench.proxy_load_markdown import report_markdown
+from bench.proxy_load_report import build_report, report_json
 from bench.proxy_load_scenarios import (
     ANSWER_CHECKS,
     LATENCY_CONCURRENCY,
     SCENARIOS,
     SOAK_SCENARIO,
+    TTFB_CONNECTIONS,
     BenchError,
     Call,
     Measurement,
@@ -54,6 +57,7 @@ from bench.proxy_load_servers import (
     litellm_gateway,
     litellm_version,
     nginx_upstream,
+    paced_upstream,
     pinned,
     progress,
     rss_mb,
@@ -61,6 +65,7 @@ from bench.proxy_load_servers import (
     setup_litellm,
     slow_upstream,
 )
+from bench.proxy_load_ttfb import TtfbSettings, run_ttfb_phase
 
 INSTALL_HINT = "apt-get install wrk nginx-light"
 RSS_INTERVAL_SECONDS = 0.5
@@ -77,6 +82,7 @@ class Options:
     json_path: Path | None
     litellm_venv: Path | None
     setup_litellm: bool
+    ttfb_connections: tuple[int, ...] = TTFB_CONNECTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +261,13 @@ def run_phase(
     return measurements, soak
 
 
+def _ttfb_settings(bench: Bench) -> TtfbSettings:
+    options = bench.options
+    return TtfbSettings(
+        bench.work, bench.cores, options.warmup, options.duration, options.ttfb_connections
+    )
+
+
 # --- command line --------------------------------------------------------------------------
 
 
@@ -327,6 +340,10 @@ def _parser() -> argparse.ArgumentParser:
         "--soak", type=int, default=0, metavar="SECONDS",
         help="also run non-streaming chat at 32 connections this long; report RSS growth",
     )  # fmt: skip
+    parser.add_argument(
+        "--ttfb-connections", type=_concurrencies, default=TTFB_CONNECTIONS, metavar="N[,N...]",
+        help="open streams per time-to-first-byte scenario (default 1,32)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the report here")
     parser.add_argument(
         "--litellm-venv", type=Path, metavar="PATH",
@@ -348,7 +365,7 @@ def _options(argv: Sequence[str] | None) -> Options:
         parser.error("--duration must be at least 1 s; --warmup and --soak not negative")
     return Options(
         args.duration, args.warmup, args.concurrency, args.soak, args.json,
-        args.litellm_venv, args.setup_litellm,
+        args.litellm_venv, args.setup_litellm, args.ttfb_connections,
     )  # fmt: skip
 
 
@@ -390,8 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(Path(work), _cores(), options)
         fast, soak = run_phase(bench, nginx_upstream(bench.work, bench.cores), litellm, slow=False)
         slow, _ = run_phase(bench, slow_upstream(bench.work, bench.cores), litellm, slow=True)
+        ttfb = run_ttfb_phase(_ttfb_settings(bench), paced_upstream(bench.work, bench.cores))
         environment = _environment(bench, litellm)
-    report = build_report(environment, [*fast, *slow], options.concurrencies, soak)
+    report = build_report(environment, [*fast, *slow], options.concurrencies, soak, ttfb)
     print(report_markdown(report))
     if options.json_path is not None:
         options.json_path.write_bytes(report_json(report) + b"\n")

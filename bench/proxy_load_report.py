@@ -1,10 +1,11 @@
-"""The verdicts of bench/proxy_load.py: ratios, added latency and memory, as markdown or JSON."""
+"""The verdicts of bench/proxy_load.py: ratios, added latency, time to first byte and memory, as
+JSON (bench/proxy_load_markdown.py prints them as tables)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -17,6 +18,8 @@ from bench.proxy_load_scenarios import (
     RSS_LIMIT_MB,
     SCENARIOS_BY_NAME,
     SOAK_GROWTH_LIMIT_MB,
+    TTFB_ADDED_P50_MS,
+    TTFB_PAIRS,
     Measurement,
     Soak,
 )
@@ -61,6 +64,26 @@ class LatencyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class TtfbRow:
+    """A stream's time to first byte through gemgate against the same streams sent directly."""
+
+    scenario: str
+    connections: int
+    streams: int
+    direct_p50_ms: float | None
+    direct_p99_ms: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    added_p50_ms: float | None
+    added_p99_ms: float | None
+    max_added_p50_ms: float | None
+    verdict: str
+    # How long gemgate waited for its core meanwhile: above a few ms per s, other work on the
+    # machine, not gemgate, shaped the figures.
+    gateway_cpu_wait_ms_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryRow:
     gateway: str
     rss_max_mb: float | None
@@ -87,13 +110,16 @@ class Report:
     memory: list[MemoryRow]
     soak: SoakRow | None
     measurements: list[Measurement]
+    ttfb: list[TtfbRow] = field(default_factory=list)
+    ttfb_measurements: list[Measurement] = field(default_factory=list)
 
     @property
     def is_passed(self) -> bool:
-        rows: list[ShareRow | PeerRow | LatencyRow | MemoryRow | SoakRow] = [
+        rows: list[ShareRow | PeerRow | LatencyRow | TtfbRow | MemoryRow | SoakRow] = [
             *self.shares,
             *self.peers,
             *self.latencies,
+            *self.ttfb,
             *self.memory,
         ]
         if self.soak is not None:
@@ -206,6 +232,30 @@ def latency_rows(measurements: Sequence[Measurement]) -> list[LatencyRow]:
     return rows
 
 
+def _ttfb_row(via: Measurement, direct: Measurement, *, has_target: bool) -> TtfbRow:
+    failure = via.failure or (f"direct: {direct.failure}" if direct.failure else None)
+    added_p50, added_p99 = _added(via.p50_ms, direct.p50_ms), _added(via.p99_ms, direct.p99_ms)
+    is_met = None if added_p50 is None else added_p50 <= TTFB_ADDED_P50_MS
+    return TtfbRow(
+        via.scenario, via.concurrency, via.requests, direct.p50_ms, direct.p99_ms, via.p50_ms,
+        via.p99_ms, added_p50, added_p99, TTFB_ADDED_P50_MS if has_target else None,
+        _judge(failure, has_target=has_target, is_met=is_met), via.cpu_wait_ms_per_s,
+    )  # fmt: skip
+
+
+def ttfb_rows(measurements: Sequence[Measurement]) -> list[TtfbRow]:
+    """What gemgate adds to a stream's time to first byte, at each connection count run."""
+    connections = sorted({measured.concurrency for measured in measurements})
+    rows = []
+    for name, baseline_name, has_target in TTFB_PAIRS:
+        for count in connections:
+            via = _find(measurements, name, count)
+            direct = _find(measurements, baseline_name, count)
+            if via is not None and direct is not None:
+                rows.append(_ttfb_row(via, direct, has_target=has_target))
+    return rows
+
+
 def memory_rows(measurements: Sequence[Measurement]) -> list[MemoryRow]:
     """Each gateway's largest resident memory seen under load."""
     rows = []
@@ -237,6 +287,7 @@ def build_report(
     measurements: list[Measurement],
     concurrencies: Sequence[int],
     soak: Soak | None,
+    ttfb: Sequence[Measurement] = (),
 ) -> Report:
     """Every comparison the issue's targets ask for, from the run's measurements."""
     return Report(
@@ -247,6 +298,8 @@ def build_report(
         memory=memory_rows([*measurements, *([soak.measurement] if soak else [])]),
         soak=soak_row(soak) if soak is not None else None,
         measurements=measurements,
+        ttfb=ttfb_rows(ttfb),
+        ttfb_measurements=list(ttfb),
     )
 
 
@@ -254,131 +307,3 @@ def report_json(report: Report) -> bytes:
     """The report, every figure and sample included, as indented JSON."""
     document = {"passed": report.is_passed, **dataclasses.asdict(report)}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
-
-
-def _figure(value: float | None, spec: str, before: str = "", after: str = "") -> str:
-    return "—" if value is None else f"{before}{value:{spec}}{after}"
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        # A failure reason carries the server's last log lines; the JSON keeps them whole.
-        cleaned = (cell.replace("|", "/").replace("\n", " ")[:240] for cell in cells)
-        return "| " + " | ".join(cleaned) + " |"
-
-    return [line(headers), "|" + "---|" * len(headers), *(line(row) for row in rows), ""]
-
-
-def _share_lines(rows: Sequence[ShareRow]) -> list[str]:
-    headers = ("scenario", "conns", "req/s", "p50 ms", "p99 ms", "vs direct", "target", "RSS MB")
-    return _table(
-        (*headers, "result"),
-        (
-            (
-                row.scenario,
-                str(row.concurrency),
-                _figure(row.requests_per_second, ",.0f"),
-                _figure(row.p50_ms, ".2f"),
-                _figure(row.p99_ms, ".2f"),
-                _figure(row.share_of_direct, ".1%"),
-                _figure(row.min_share, ".0%", "≥ "),
-                _figure(row.rss_max_mb, ".0f"),
-                row.verdict,
-            )  # fmt: skip
-            for row in rows
-        ),
-    )
-
-
-def _peer_lines(rows: Sequence[PeerRow]) -> list[str]:
-    headers = ("scenario", "conns", "gemgate req/s", "LiteLLM req/s", "gemgate/LiteLLM", "target")
-    return _table(
-        (*headers, "result"),
-        (
-            (
-                row.scenario,
-                str(row.concurrency),
-                _figure(row.gemgate_rps, ",.0f"),
-                _figure(row.litellm_rps, ",.1f"),
-                _figure(row.factor, ".1f", after="×"),
-                _figure(row.min_factor, ".0f", "≥ ", "×"),
-                row.verdict,
-            )  # fmt: skip
-            for row in rows
-        ),
-    )
-
-
-def _latency_lines(rows: Sequence[LatencyRow]) -> list[str]:
-    target = f"p50 ≤ {ADDED_P50_MS:g} ms, p99 ≤ {ADDED_P99_MS:g} ms"
-    headers = ("scenario", "direct p50", "direct p99", "p50", "p99", "added p50", "added p99")
-    return _table(
-        (*headers, "target", "result"),
-        (
-            (
-                row.scenario,
-                _figure(row.direct_p50_ms, ".2f"),
-                _figure(row.direct_p99_ms, ".2f"),
-                _figure(row.p50_ms, ".2f"),
-                _figure(row.p99_ms, ".2f"),
-                _figure(row.added_p50_ms, "+.2f"),
-                _figure(row.added_p99_ms, "+.2f"),
-                target if row.has_target else "—",
-                row.verdict,
-            )  # fmt: skip
-            for row in rows
-        ),
-    )
-
-
-def _memory_lines(rows: Sequence[MemoryRow]) -> list[str]:
-    return _table(
-        ("gateway", "max RSS MB under load", "target", "result"),
-        (
-            (
-                row.gateway,
-                _figure(row.rss_max_mb, ".1f"),
-                _figure(row.limit_mb, ".0f", "≤ "),
-                row.verdict,
-            )
-            for row in rows
-        ),
-    )
-
-
-def _soak_lines(row: SoakRow) -> list[str]:
-    return _table(
-        ("seconds", "req/s", "RSS start MB", "RSS end MB", "growth MB", "target", "result"),
-        [
-            (
-                str(row.seconds),
-                _figure(row.requests_per_second, ",.0f"),
-                _figure(row.rss_start_mb, ".1f"),
-                _figure(row.rss_end_mb, ".1f"),
-                _figure(row.growth_mb, "+.1f"),
-                f"≤ {SOAK_GROWTH_LIMIT_MB:g} MB",
-                row.verdict,
-            )  # fmt: skip
-        ],
-    )
-
-
-def report_markdown(report: Report) -> str:
-    """The report as markdown tables, ready for the README."""
-    setting = ", ".join(f"{name} {value}" for name, value in report.environment.items())
-    lines = ["## gemgate load benchmark", "", setting, ""]
-    lines += ["### Throughput, as a share of the upstream served directly", ""]
-    lines += _share_lines(report.shares)
-    if report.peers:
-        lines += ["### gemgate against the LiteLLM proxy, same run", "", *_peer_lines(report.peers)]
-    if report.latencies:
-        title = f"### Latency added to a 50 ms upstream, {LATENCY_CONCURRENCY} connections (ms)"
-        lines += [title, "", *_latency_lines(report.latencies)]
-    if report.memory:
-        lines += ["### Resident memory", "", *_memory_lines(report.memory)]
-    if report.soak is not None:
-        lines += ["### Soak: non-streaming chat, 32 connections", "", *_soak_lines(report.soak)]
-    lines.append(
-        "All targets met." if report.is_passed else "Some scenarios failed or missed a target."
-    )
-    return "\n".join(lines)

@@ -22,6 +22,9 @@ PEER_FACTOR = 30.0
 ADDED_P50_MS = 1.0
 ADDED_P99_MS = 3.0
 RSS_LIMIT_MB = 120.0
+# The issue's bar for streams: what the /gemini pass-through adds to the time to first byte.
+TTFB_ADDED_P50_MS = 1.0
+TTFB_CONNECTIONS = (1, 32)
 # A leak of 1 KB per request grows by ~900 MB over 5 minutes at 3,000 req/s, so 5 MB of slack
 # tells a leak from allocator noise.
 SOAK_GROWTH_LIMIT_MB = 5.0
@@ -66,6 +69,8 @@ class Measurement:
     socket_errors: int = 0
     rss_max_mb: float | None = None
     rss_samples_mb: tuple[float, ...] = field(default=(), repr=False)
+    # ms per second of the run that the server's threads waited, runnable, for a core
+    cpu_wait_ms_per_s: float | None = None
     failure: str | None = None
 
 
@@ -101,6 +106,10 @@ CHAT = Call("/v1/chat/completions", _OPENAI_AUTH, _chat_body(stream=False), "cha
 CHAT_STREAM = Call("/v1/chat/completions", _OPENAI_AUTH, _chat_body(stream=True), "chat-stream")
 NATIVE = Call(f"/v1beta/models/{ALIAS}:generateContent", _GOOGLE_AUTH, _native_body(), "native")
 PASS_THROUGH = Call(f"/gemini{DIRECT_NATIVE.path}", _GOOGLE_AUTH, _native_body(), "native")
+NATIVE_STREAM = Call(
+    f"/v1beta/models/{ALIAS}:streamGenerateContent?alt=sse", _GOOGLE_AUTH, _native_body(), "sse"
+)
+PASS_THROUGH_STREAM = Call(f"/gemini{DIRECT_STREAM.path}", _GOOGLE_AUTH, _native_body(), "sse")
 
 SLOW = "50 ms upstream"
 SCENARIOS = (
@@ -131,6 +140,23 @@ LATENCY_PAIRS = (
 PEER_PAIRS = (
     ("gemgate chat", "litellm chat", PEER_FACTOR),
     ("gemgate chat stream", "litellm chat stream", None),
+)
+
+TTFB = "first byte"
+# Streams from the paced upstream, timed to their first body byte by
+# bench/proxy_load_ttfb_client.py.
+TTFB_SCENARIOS = (
+    Scenario(f"direct stream, {TTFB}", "direct", DIRECT_STREAM),
+    Scenario(f"gemgate pass-through stream, {TTFB}", "gemgate", PASS_THROUGH_STREAM),
+    Scenario(f"gemgate native stream, {TTFB}", "gemgate", NATIVE_STREAM),
+    Scenario(f"gemgate chat stream, {TTFB}", "gemgate", CHAT_STREAM),
+)
+# (scenario through gemgate, the direct one whose time to first byte it adds to, whether the
+# target applies)
+TTFB_PAIRS = (
+    (f"gemgate pass-through stream, {TTFB}", f"direct stream, {TTFB}", True),
+    (f"gemgate native stream, {TTFB}", f"direct stream, {TTFB}", False),
+    (f"gemgate chat stream, {TTFB}", f"direct stream, {TTFB}", False),
 )
 
 

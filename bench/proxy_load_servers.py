@@ -28,6 +28,9 @@ from bench.proxy_load_scenarios import (
 FILES = Path(__file__).resolve().parent / "proxy_load"
 GEMGATE = Path(sys.executable).parent / "gemgate"
 SLOW_UPSTREAM_SECONDS = 0.05
+# The paced upstream's gap between stream events: short enough for many streams per connection,
+# long enough that a relay holding events back shows in the time to first byte.
+STREAM_EVENT_GAP_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,11 @@ def answer_sse() -> bytes:
     """Google's alt=sse framing: one `data: {json}` per chunk, events separated by CRLF CRLF."""
     chunks = orjson.loads((FILES / "stream_chunks.json").read_bytes())
     return b"".join(b"data: " + orjson.dumps(chunk) + b"\r\n\r\n" for chunk in chunks)
+
+
+def paced_stream_seconds() -> float:
+    """How long the paced upstream takes from a stream's first event to its last."""
+    return (answer_sse().count(b"\r\n\r\n") - 1) * STREAM_EVENT_GAP_SECONDS
 
 
 def _nginx_text(body: bytes) -> str:
@@ -198,19 +206,45 @@ def served(service: Service, upstream: Target | None = None) -> Iterator[Target]
         yield Target(service.role, base_url, process.pid)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its descendants, in MB (10^6 bytes)."""
-    pids, total_kib = [pid], 0
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (those still running)."""
+    pids = [pid]
     for current in pids:  # grows while it is walked
         try:
             for children in Path(f"/proc/{current}/task").glob("*/children"):
                 pids.extend(int(child) for child in children.read_text().split())
+        except OSError:
+            continue  # exited meanwhile
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its descendants, in MB (10^6 bytes)."""
+    total_kib = 0
+    for current in _process_tree(pid):
+        try:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
             continue  # exited meanwhile
         found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
         total_kib += int(found.group(1)) if found else 0
     return total_kib * 1024 / 1e6
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """How long the threads of `pid` and its descendants have waited, runnable, for a core.
+
+    On a machine shared with other work this is what tells a slow gateway from a starved one
+    (the second field of /proc/PID/task/TID/schedstat, in ns).
+    """
+    waited_ns = 0
+    for current in _process_tree(pid):
+        for schedstat in Path(f"/proc/{current}/task").glob("*/schedstat"):
+            try:
+                waited_ns += int(schedstat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile, or a kernel without schedstats
+    return waited_ns / 1e9
 
 
 # --- servers -------------------------------------------------------------------------------
@@ -226,23 +260,33 @@ def nginx_upstream(work: Path, cores: Cores) -> Service:
     return Service("direct", command, port, work / "nginx.log", "/", ready_status=404)
 
 
-def slow_upstream(work: Path, cores: Cores) -> Service:
-    """The same answers after 50 ms, for the latency a gateway adds."""
+def _aiohttp_upstream(
+    work: Path, cores: Cores, delay: float, event_gap: float, log_name: str
+) -> Service:
     port = _free_port()
     answer, stream = work / "answer.json", work / "answer.sse"
     answer.write_bytes(answer_json())
     stream.write_bytes(answer_sse())
-    arguments = [str(port), str(SLOW_UPSTREAM_SECONDS), UPSTREAM_KEY, str(answer), str(stream)]
+    arguments = [str(port), str(delay), UPSTREAM_KEY, str(answer), str(stream), str(event_gap)]
     server = [sys.executable, str(FILES / "slow_upstream.py"), *arguments]
     command = pinned(cores.load, server)
-    return Service("direct", command, port, work / "slow-upstream.log", "/", ready_status=404)
+    return Service("direct", command, port, work / log_name, "/", ready_status=404)
 
 
-def gemgate_gateway(work: Path, cores: Cores, upstream_url: str) -> Service:
-    """gemgate, one worker on its own core, with auth on and one model in front of the upstream."""
-    port, config = _free_port(), work / "gemgate.yaml"
+def slow_upstream(work: Path, cores: Cores) -> Service:
+    """The same answers after 50 ms, for the latency a gateway adds."""
+    return _aiohttp_upstream(work, cores, SLOW_UPSTREAM_SECONDS, 0.0, "slow-upstream.log")
+
+
+def paced_upstream(work: Path, cores: Cores) -> Service:
+    """The same answers at once, streams event by event, for the time to a stream's first byte."""
+    return _aiohttp_upstream(work, cores, 0.0, STREAM_EVENT_GAP_SECONDS, "paced-upstream.log")
+
+
+def gemgate_config(upstream_url: str) -> str:
+    """The gateway's config.yaml: one model in front of the upstream, behind the master key."""
     # general_settings' gemini_api_* point the /gemini pass-through at the same upstream.
-    config.write_text(
+    return (
         "model_list:\n"
         f"  - model_name: {ALIAS}\n"
         f"    params: {{model: gemini/{UPSTREAM_MODEL}, api_key: {UPSTREAM_KEY}, "
@@ -252,6 +296,14 @@ def gemgate_gateway(work: Path, cores: Cores, upstream_url: str) -> Service:
         f"  gemini_api_key: {UPSTREAM_KEY}\n"
         f'  gemini_api_base: "{upstream_url}"\n'
     )
+
+
+def gemgate_gateway(work: Path, cores: Cores, upstream_url: str) -> Service:
+    """gemgate, one worker on its own core, with auth on and one model in front of the upstream."""
+    port, config = _free_port(), work / "gemgate.yaml"
+    # The command line's default SQLite database, in this run's own folder (not the caller's).
+    database = f'  database_url: "sqlite:///{work / "gemgate.db"}"\n'
+    config.write_text(gemgate_config(upstream_url) + database)
     arguments = ["--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     gemgate = [str(GEMGATE), *arguments, "--workers", "1", "--log-level", "warning"]
     command = pinned(cores.gateway, gemgate)
