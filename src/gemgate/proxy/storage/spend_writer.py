@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 # Rows handled between two returns to the event loop (decoding, building statements): a batch is
 # milliseconds of CPU, which in one piece would show in every answer's tail latency.
 STEP_ROWS = 100
-REMEMBERED_ROWS = 5_000  # ~3.5 MB: a second of rows at full speed, flushed every second
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +88,6 @@ class SpendWriter:
         )
         self._last_error: str | None = None
         self._closed = False
-        # The rows this process journaled, by their exact line: read back, a line is looked up
-        # instead of decoded (decoding was ~2.5 % of a request's CPU). Bounded; a miss decodes.
-        self._recorded: dict[bytes, SpendRow] = {}
-        self._remembering = True  # not while the database fails: rows then wait on disk only
 
     @classmethod
     @asynccontextmanager
@@ -119,14 +114,7 @@ class SpendWriter:
 
     async def record(self, row: SpendRow) -> None:
         """Journal ``row``; returns once it is on disk (many concurrent calls share one fsync)."""
-        line = encode_spend_row(row)
-        if self._remembering and len(self._recorded) < REMEMBERED_ROWS:
-            self._recorded[line] = row
-        try:
-            await self._journal.append(line)
-        except (OSError, RuntimeError):
-            self._recorded.pop(line, None)  # not in the journal: the flusher will never read it
-            raise
+        await self._journal.append(encode_spend_row(row))
         self._counts["recorded"] += 1
         if self._journal.active_rows >= self._settings.batch_size:
             self._wake.set()
@@ -204,10 +192,6 @@ class SpendWriter:
             if number % STEP_ROWS == 0:
                 # A batch decodes in ~3 ms: in steps, so requests are served in between.
                 await asyncio.sleep(0)
-            remembered = self._recorded.pop(line, None)
-            if remembered is not None:
-                rows.append(remembered)
-                continue
             try:
                 rows.append(decode_spend_row(line))
             except ValueError as error:
@@ -219,10 +203,8 @@ class SpendWriter:
         delay = self._settings.retry_initial
         while True:
             rows, error = await self._store_or_set_aside(rows, segment)
-            self._remembering = error is None
             if error is None:
                 return
-            self._recorded.clear()
             self._counts["failures"] += 1
             self._last_error = f"{type(error).__name__}: {error}".splitlines()[0]
             logger.warning(
