@@ -1,56 +1,24 @@
 """AsyncGeminiClient: the async code that sends to Google — retries and SSE chunk streams over
-one pooled transport (aiohttp by default, see transports.py). Its sync twin is sync_client.py."""
+one pooled transport (aiohttp by default, see transports.py). Its sync twin is sync_client.py;
+what the two share is client_base.py."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
 import httpx
 
 from gemgate import errors
-from gemgate.calls import (
-    DEFAULT_TIMEOUT_SECONDS,
-    STREAMED_METHODS,
-    Call,
-    ChunkDecoder,
-    RetryPolicy,
-    build_call,
-    read_json,
-)
-from gemgate.providers.base import Provider
+from gemgate.calls import DEFAULT_TIMEOUT_SECONDS, Call, RetryPolicy, read_json
+from gemgate.client_base import BaseChunkStream, BaseGeminiClient
 from gemgate.transports import AiohttpTransport, AsyncTransport, HttpxTransport, OpenedAnswer
 
-logger = logging.getLogger(__name__)
-
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "AsyncChunkStream", "AsyncGeminiClient", "RetryLogic"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "AsyncChunkStream", "AsyncGeminiClient"]
 T = TypeVar("T")
-
-
-class RetryLogic:
-    """What both clients share: retry decisions and their logging."""
-
-    def __init__(self, retry_policy: RetryPolicy | None, rng: random.Random | None) -> None:
-        self.retry_policy = retry_policy or RetryPolicy()
-        self._rng = rng or random.Random()
-
-    def retry_delay(self, error: errors.GemgateError, attempt: int, call: Call) -> float | None:
-        """Seconds before the next attempt of ``call``, or None when ``error`` is final."""
-        if attempt >= call.num_retries:
-            return None
-        delay = self.retry_policy.delay(error, attempt, self._rng)
-        if delay is not None:
-            logger.warning(
-                "%s/%s failed (%s %s); retry %d of %d in %.2fs",
-                call.provider.name, call.model, error.status_code, type(error).__name__,
-                attempt + 1, call.num_retries, delay,
-            )  # fmt: skip
-        return delay
 
 
 def as_transport(
@@ -64,7 +32,7 @@ def as_transport(
     return http
 
 
-class AsyncGeminiClient(RetryLogic):
+class AsyncGeminiClient(BaseGeminiClient[Coroutine[Any, Any, dict[str, Any]], "AsyncChunkStream"]):
     """Sends native Gemini JSON over one pooled transport (given, or owned and closed)."""
 
     def __init__(
@@ -77,42 +45,11 @@ class AsyncGeminiClient(RetryLogic):
         super().__init__(retry_policy, rng)
         self.transport = as_transport(http)
 
-    async def post_json(
-        self,
-        provider: Provider,
-        model: str,
-        method: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: float,
-        num_retries: int = 0,
-    ) -> dict[str, Any]:
-        """POST ``body`` to ``method`` on ``model`` and return Google's JSON answer."""
-        call = build_call(provider, model, method, body, timeout=timeout, num_retries=num_retries)
-        return await self.retrying(call, self._post_once)  # not via send(): one coroutine fewer
-
     async def send(self, call: Call) -> dict[str, Any]:
         """Send a built call (with its retries) and return Google's JSON answer."""
         return await self.retrying(call, self._post_once)
 
-    def stream(
-        self,
-        provider: Provider,
-        model: str,
-        method: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: float,
-        num_retries: int = 0,
-    ) -> AsyncChunkStream:
-        """The chunks of streamGenerateContent. Use `async with` (or `await s.open()` … `await
-        s.aclose()`) so the upstream response is closed when the consumer stops early; only
-        opening is retried."""
-        if method not in STREAMED_METHODS:
-            raise ValueError(f"{method} cannot be streamed; use streamGenerateContent")
-        call = build_call(
-            provider, model, STREAMED_METHODS[0], body, timeout=timeout, num_retries=num_retries
-        )
+    def _stream_of(self, call: Call) -> AsyncChunkStream:
         return AsyncChunkStream(self, call)
 
     async def aclose(self) -> None:
@@ -157,17 +94,8 @@ class AsyncGeminiClient(RetryLogic):
         raise call.error_for(answer.status, body)
 
 
-class AsyncChunkStream:
+class AsyncChunkStream(BaseChunkStream[AsyncGeminiClient, OpenedAnswer]):
     """Gemini chunks of one streamed call; closing it closes the upstream response."""
-
-    def __init__(self, client: AsyncGeminiClient, call: Call) -> None:
-        self.call = call
-        self._client = client
-        self._decoder = ChunkDecoder(call.provider, call.model)
-        self._pending: deque[dict[str, Any]] = deque()
-        self._answer: OpenedAnswer | None = None
-        self._is_closed = False
-        self._is_drained = False
 
     async def open(self) -> AsyncChunkStream:
         """Send the request; raises Google's error (after retries) before any chunk is read."""
@@ -212,19 +140,9 @@ class AsyncChunkStream:
         finally:
             await self.aclose()
 
-    def _take(self, data: bytes | None) -> None:
-        """Decode the next bytes of the body; None means the body has ended."""
-        if data is None:
-            self._is_drained = True
-            self._pending.extend(self._decoder.flush())
-        else:
-            self._pending.extend(self._decoder.feed(data))
-
     async def aclose(self) -> None:
         """Stop reading and release the connection (idempotent)."""
-        self._is_closed = True
-        self._pending.clear()
-        answer, self._answer = self._answer, None
+        answer = self._detach()
         if answer is not None:
             await answer.aclose()
 

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar, cast
 
 import httpx
 
 from gemgate import errors
-from gemgate.calls import STREAMED_METHODS, Call, ChunkDecoder, RetryPolicy, build_call, read_json
-from gemgate.client import RetryLogic
-from gemgate.providers.base import Provider
+from gemgate.calls import Call, RetryPolicy, read_json
+from gemgate.client_base import BaseChunkStream, BaseGeminiClient
 from gemgate.transports import httpx_errors
 
 DEFAULT_POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 T = TypeVar("T")
 
 
-class GeminiClient(RetryLogic):
+class GeminiClient(BaseGeminiClient[dict[str, Any], "ChunkStream"]):
     """Sends native Gemini JSON with one pooled `httpx.Client` (given, or owned and closed)."""
 
     def __init__(
@@ -34,40 +32,11 @@ class GeminiClient(RetryLogic):
         self._owns_http = http is None
         self.http = http or httpx.Client(limits=DEFAULT_POOL_LIMITS, follow_redirects=False)
 
-    def post_json(
-        self,
-        provider: Provider,
-        model: str,
-        method: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: float,
-        num_retries: int = 0,
-    ) -> dict[str, Any]:
-        """POST ``body`` to ``method`` on ``model`` and return Google's JSON answer."""
-        call = build_call(provider, model, method, body, timeout=timeout, num_retries=num_retries)
-        return self.send(call)
-
     def send(self, call: Call) -> dict[str, Any]:
         """Send a built call (with its retries) and return Google's JSON answer."""
         return self.retrying(call, self._post_once)
 
-    def stream(
-        self,
-        provider: Provider,
-        model: str,
-        method: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: float,
-        num_retries: int = 0,
-    ) -> ChunkStream:
-        """The chunks of streamGenerateContent; use `with` (or `open()` … `close()`)."""
-        if method not in STREAMED_METHODS:
-            raise ValueError(f"{method} cannot be streamed; use streamGenerateContent")
-        call = build_call(
-            provider, model, STREAMED_METHODS[0], body, timeout=timeout, num_retries=num_retries
-        )
+    def _stream_of(self, call: Call) -> ChunkStream:
         return ChunkStream(self, call)
 
     def close(self) -> None:
@@ -118,26 +87,20 @@ class GeminiClient(RetryLogic):
         raise call.error_for(response.status_code, response.content)
 
 
-class ChunkStream:
+class ChunkStream(BaseChunkStream[GeminiClient, httpx.Response]):
     """Gemini chunks of one streamed call (sync); closing it closes the upstream response."""
 
-    def __init__(self, client: GeminiClient, call: Call) -> None:
-        self.call = call
-        self._client = client
-        self._decoder = ChunkDecoder(call.provider, call.model)
-        self._pending: deque[dict[str, Any]] = deque()
-        self._response: httpx.Response | None = None
-        self._bytes: Generator[bytes, None, None] | None = None
-        self._is_closed = False
-        self._is_drained = False
+    # The body's bytes once the stream is open (a class default saves an __init__ per stream).
+    _bytes: Generator[bytes, None, None] | None = None
 
     def open(self) -> ChunkStream:
         """Send the request; raises Google's error (after retries) before any chunk is read."""
-        if self._response is None and not self._is_closed:
+        if self._answer is None and not self._is_closed:
+            # A stream is sent once: after a failure it stays closed rather than sending again.
             self._is_closed = True
-            self._response = self._client.retrying(self.call, self._client.open_once)
+            self._answer = self._client.retrying(self.call, self._client.open_once)
             self._is_closed = False
-            self._bytes = cast(Generator[bytes, None, None], self._response.iter_bytes())
+            self._bytes = cast(Generator[bytes, None, None], self._answer.iter_bytes())
         return self
 
     def __iter__(self) -> ChunkStream:
@@ -157,19 +120,10 @@ class ChunkStream:
             raise
         return self._pending.popleft()
 
-    def _take(self, data: bytes | None) -> None:
-        if data is None:
-            self._is_drained = True
-            self._pending.extend(self._decoder.flush())
-        else:
-            self._pending.extend(self._decoder.feed(data))
-
     def close(self) -> None:
         """Stop reading and release the connection (idempotent)."""
-        self._is_closed = True
-        self._pending.clear()
         chunks, self._bytes = self._bytes, None
-        response, self._response = self._response, None
+        response = self._detach()
         if chunks is not None:
             chunks.close()
         if response is not None:
