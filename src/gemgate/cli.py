@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -36,9 +37,11 @@ from gemgate.serving import (
     Binding,
     GatewayServer,
     StartupError,
+    TlsSetupError,
     bind,
     serve,
     serve_forked,
+    server_tls_context,
     url_of,
     uvicorn_server,
 )
@@ -68,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments[:1] == ["db"]:
             return _db(_db_parser().parse_args(arguments[1:]))
         return _gateway(_gateway_parser().parse_args(arguments))
-    except (StartupError, ConfigError) as error:
+    except StartupError as error:
+        print(f"gemgate: {error}", file=sys.stderr)
+        return error.exit_status
+    except ConfigError as error:
         print(f"gemgate: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the servers took over the signal
@@ -92,6 +98,14 @@ def _gateway_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-format", choices=("text", "json"), help="text lines or JSON lines (default: config)"
     )
+    parser.add_argument(
+        "--ssl-certfile", type=Path, metavar="FILE",
+        help="serve HTTPS and WSS with this PEM certificate chain (default: config's ssl_certfile)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ssl-keyfile", type=Path, metavar="FILE",
+        help="the unencrypted PEM private key of --ssl-certfile (default: config's ssl_keyfile)",
+    )  # fmt: skip
     return parser
 
 
@@ -156,6 +170,7 @@ def _gateway(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level, is_json=(args.log_format or config.general_settings.log_format) == "json")  # fmt: skip
     for warning in config.warnings:
         logger.warning("%s", warning)
+    tls = _tls_context(args, config)
     gateway_socket = bind(args.host, args.port)
     config = _with_database(config)
     emulator: list[Binding] = []
@@ -171,16 +186,36 @@ def _gateway(args: argparse.Namespace) -> int:
         )
     if config.general_settings.master_key is None:
         logger.warning("No master_key configured: the gateway is open to anyone who can reach it.")
-    gateway = Binding(GatewayServer(_gateway_app(config, args.config)), gateway_socket)
-    logger.info(
-        "gemgate gateway listening on %s (%d worker(s))", url_of(gateway_socket), args.workers
-    )
+    gateway = Binding(GatewayServer(_gateway_app(config, args.config), tls), gateway_socket)
+    url = url_of(gateway_socket, "http" if tls is None else "https")
+    logger.info("gemgate gateway listening on %s (%d worker(s))", url, args.workers)
     if args.workers == 1:
         # Last in the list: it starts after and stops before the emulator it talks to.
         return serve([*emulator, gateway])
     with tempfile.TemporaryDirectory(prefix="gemgate-metrics-") as folder:
         share_across_processes(Path(folder))  # the workers' metrics files, gone when they stop
         return serve_forked([emulator, *([gateway] for _ in range(args.workers))])
+
+
+def _tls_context(args: argparse.Namespace, config: ProxyConfig) -> ssl.SSLContext | None:
+    """The TLS context of the gateway's port, from the flags or else the config; None: plain HTTP."""
+    settings = config.general_settings
+    certfile = args.ssl_certfile or _path_or_none(settings.ssl_certfile)
+    keyfile = args.ssl_keyfile or _path_or_none(settings.ssl_keyfile)
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        missing = "ssl_certfile" if certfile is None else "ssl_keyfile"
+        flag = "--" + missing.replace("_", "-")
+        raise TlsSetupError(
+            f"TLS needs a certificate and its key: {flag} (or general_settings.{missing}) is missing"
+        )
+    # Built once, before workers fork: each inherits it, and a bad file fails the start here.
+    return server_tls_context(certfile, keyfile)
+
+
+def _path_or_none(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
 
 
 def _with_database(config: ProxyConfig) -> ProxyConfig:

@@ -1,5 +1,6 @@
-"""Serving: listening sockets bound up front, the gateway (aiohttp) and the emulator (uvicorn)
-served together in one event loop or in forked worker processes, stopped together on a signal."""
+"""Serving: listening sockets bound up front, the gateway (aiohttp, optionally over TLS) and the
+emulator (uvicorn) served together in one event loop or in forked worker processes, stopped
+together on a signal."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
@@ -22,10 +25,21 @@ logger = logging.getLogger("gemgate.cli")
 
 # Seconds in-flight requests get to finish after a stop signal.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StartupError(Exception):
     """Why gemgate cannot start, in one line."""
+
+    exit_status = 1
+
+
+class TlsSetupError(StartupError):
+    """The certificate and key asked for cannot serve TLS.
+
+    Exit status 2, as for a wrong flag: what was asked for is wrong, not the machine."""
+
+    exit_status = 2
 
 
 class Serving(Protocol):
@@ -49,8 +63,9 @@ class Binding:
 class GatewayServer:
     """The gateway's aiohttp app served on given sockets until `should_exit` is set."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, ssl_context: ssl.SSLContext | None = None) -> None:
         self.app = app
+        self.ssl_context = ssl_context
         self.started = False
         self.should_exit = False
         self.force_exit = False
@@ -63,7 +78,7 @@ class GatewayServer:
         _tune_garbage_collection()
         try:
             for listening in sockets or []:
-                await web.SockSite(runner, listening, backlog=1024,
+                await web.SockSite(runner, listening, backlog=1024, ssl_context=self.ssl_context,
                                    shutdown_timeout=GRACEFUL_SHUTDOWN_SECONDS).start()  # fmt: skip
             self.started = True
             while not (self.should_exit or self.force_exit):
@@ -118,30 +133,64 @@ def _tune_garbage_collection() -> None:
 
 
 def serve_forked(groups: Sequence[Sequence[Binding]]) -> int:
-    """Serve each non-empty group in its own process; stop them all when one stops or on a signal."""
-    children = [_fork(group) for group in groups if group]
+    """Serve each non-empty group in its own process; stop them all when one stops or on a signal.
 
-    def forward(signal_number: int, frame: object) -> None:
-        _signal_all(children, signal_number)
+    Each child hears of a stop once: a child takes a second SIGTERM as "force exit", and uvicorn
+    then skips its shutdown. Stop signals wait while the children are forked, so none is lost or
+    kills a child that has not set up its own handlers yet."""
+    with _stop_signals_held():
+        children = _Children([_fork(group) for group in groups if group])
+        for signal_number in STOP_SIGNALS:
+            signal.signal(signal_number, children.on_stop_signal)
+    return children.wait()
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    remaining = set(children)
-    has_failed = False
-    while remaining:
-        finished, status = os.wait()
-        remaining.discard(finished)
-        has_failed = has_failed or os.waitstatus_to_exitcode(status) != 0
-        _signal_all(remaining, signal.SIGTERM)
-    return 1 if has_failed else 0
+
+class _Children:
+    """The forked children still running, and which of them were told to stop."""
+
+    def __init__(self, pids: Iterable[int]) -> None:
+        self.running = set(pids)
+        self.told: set[int] = set()
+
+    def on_stop_signal(self, signal_number: int, frame: object) -> None:
+        # Every running child, even one told already: a second signal from the user forces exit.
+        self._tell(self.running)
+
+    def wait(self) -> int:
+        """Wait for every child; 1 if any failed, else 0."""
+        has_failed = False
+        while self.running:
+            finished, status = os.wait()
+            self.running.discard(finished)
+            has_failed = has_failed or os.waitstatus_to_exitcode(status) != 0
+            with _stop_signals_held():  # a signal now would tell some children twice
+                self._tell(self.running - self.told)  # one ended: the others stop too
+        return 1 if has_failed else 0
+
+    def _tell(self, pids: set[int]) -> None:
+        _signal_all(pids, signal.SIGTERM)
+        self.told |= pids
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block; they arrive when it ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _fork(bindings: Sequence[Binding]) -> int:
     pid = os.fork()
     if pid == 0:  # the child serves and never returns into the parent's code
+        # A terminal's Ctrl-C reaches every process of the group; the parent passes it on as
+        # SIGTERM, so the children take only that and hear of one Ctrl-C once.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         status = 1
         try:
-            status = serve(bindings)
+            status = serve(bindings, stop_signals=(signal.SIGTERM,))
         except StartupError as error:
             logger.error("worker %d: %s", os.getpid(), error)
         except Exception:
@@ -181,11 +230,51 @@ def _reason(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
 
 
-def url_of(bound: socket.socket) -> str:
+def url_of(bound: socket.socket, scheme: str = "http") -> str:
     host, port = bound.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
         host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def server_tls_context(certfile: Path, keyfile: Path) -> ssl.SSLContext:
+    """A TLS 1.2+ server context from PEM files; a TlsSetupError names the file that is wrong."""
+    for role, path in (("certificate", certfile), ("key", keyfile)):
+        _check_readable(role, path)
+    _check_holds_a_certificate(certfile)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def refuse_password() -> bytes:
+        # Without a callback OpenSSL would prompt on the terminal, blocking a service's start.
+        raise TlsSetupError(f"the TLS key {keyfile} is encrypted; give it unencrypted")
+
+    try:
+        context.load_cert_chain(certfile, keyfile, password=refuse_password)
+    except ssl.SSLError as error:
+        if error.reason == "KEY_VALUES_MISMATCH":
+            message = f"the TLS key {keyfile} does not match the certificate {certfile}"
+            raise TlsSetupError(message) from error
+        raise TlsSetupError(f"the TLS key {keyfile} holds no PEM private key") from error
+    return context
+
+
+def _check_readable(role: str, path: Path) -> None:
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        reason = (error.strerror or type(error).__name__).lower()
+        raise TlsSetupError(f"cannot read the TLS {role} {path}: {reason}") from error
+
+
+def _check_holds_a_certificate(certfile: Path) -> None:
+    """Tell a bad certificate from a bad key: load_cert_chain's error does not say which."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        probe.load_verify_locations(cafile=certfile)
+    except ssl.SSLError as error:
+        raise TlsSetupError(f"the TLS certificate {certfile} holds no PEM certificate") from error
 
 
 def uvicorn_server(app: Any, log_level: str) -> uvicorn.Server:
@@ -203,9 +292,10 @@ def uvicorn_server(app: Any, log_level: str) -> uvicorn.Server:
     return UvicornServer(config)
 
 
-def serve(bindings: Sequence[Binding]) -> int:
+def serve(bindings: Sequence[Binding], stop_signals: Sequence[int] = STOP_SIGNALS) -> int:
+    """Serve ``bindings`` in one event loop until one of ``stop_signals`` or one server stops."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve_together(bindings))
+        runner.run(_serve_together(bindings, stop_signals))
     return 0
 
 
@@ -217,9 +307,9 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _serve_together(bindings: Sequence[Binding]) -> None:
-    """Serve until SIGINT/SIGTERM or until one server stops; stop in reverse order of start."""
-    stopping = _event_set_on_signals(bindings)
+async def _serve_together(bindings: Sequence[Binding], stop_signals: Sequence[int]) -> None:
+    """Serve until a stop signal or until one server stops; stop in reverse order of start."""
+    stopping = _event_set_on_signals(bindings, stop_signals)
     serving = [await _start(binding, stopping) for binding in bindings]
     stop_requested = asyncio.create_task(stopping.wait())
     await asyncio.wait([*serving, stop_requested], return_when=asyncio.FIRST_COMPLETED)
@@ -245,7 +335,9 @@ async def _start(binding: Binding, stopping: asyncio.Event) -> asyncio.Task[None
     return task
 
 
-def _event_set_on_signals(bindings: Sequence[Binding]) -> asyncio.Event:
+def _event_set_on_signals(
+    bindings: Sequence[Binding], stop_signals: Sequence[int]
+) -> asyncio.Event:
     stopping = asyncio.Event()
 
     def on_signal() -> None:
@@ -255,6 +347,8 @@ def _event_set_on_signals(bindings: Sequence[Binding]) -> asyncio.Event:
         stopping.set()
 
     loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
+    for signal_number in stop_signals:
         loop.add_signal_handler(signal_number, on_signal)
+    # A forked child starts with stop signals held (serve_forked); one sent meanwhile arrives now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     return stopping

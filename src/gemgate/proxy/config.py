@@ -177,8 +177,11 @@ class GeneralSettings(BaseModel):
     log_request_bodies: bool = False
     # Media URLs in messages are fetched from public hosts only, unless this is switched on.
     allow_private_media_urls: bool = False
+    # PEM files to serve HTTPS/WSS on the gateway's port (both or neither; --ssl-* flags win).
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
 
-    @field_validator("database_url", "redis_url", mode="before")
+    @field_validator("database_url", "redis_url", "ssl_certfile", "ssl_keyfile", mode="before")
     @classmethod
     def _blank_is_absent(cls, value: Any) -> Any:
         return _blank_as_none(value)
