@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import http.client
 import os
 import platform
 import re
@@ -28,7 +27,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -40,6 +38,7 @@ from bench.proxy_load_servers import (
     Cores,
     Service,
     Target,
+    answer_of,
     nginx_upstream,
     pinned,
     progress,
@@ -78,19 +77,9 @@ class Backends:
 
 def _admin_call(base_url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """Send one request with the master key; its JSON answer, or BenchError."""
-    parts = urlsplit(base_url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     headers = {"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"}
-    try:
-        connection.request(method, path, body=orjson.dumps(body) if body else None, headers=headers)
-        response = connection.getresponse()
-        status, answer = response.status, response.read()
-    except (OSError, http.client.HTTPException) as error:
-        raise BenchError(f"{method} {path} failed: {error}") from error
-    finally:
-        connection.close()
-    if status != 200:
-        raise BenchError(f"{method} {path} answered HTTP {status}: {answer[:300]!r}")
+    data = orjson.dumps(body) if body else None
+    answer = answer_of(base_url, method, path, data, headers, timeout=30)
     return orjson.loads(answer)
 
 

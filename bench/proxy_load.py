@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import http.client
 import importlib.metadata
 import os
 import platform
@@ -26,7 +25,6 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -53,6 +51,7 @@ from bench.proxy_load_servers import (
     Cores,
     Service,
     Target,
+    answer_of,
     gemgate_gateway,
     litellm_gateway,
     litellm_version,
@@ -108,19 +107,8 @@ class LiteLLM:
 
 def _probe(base_url: str, call: Call) -> None:
     """Send the scenario's request once; raise BenchError unless the answer is a good one."""
-    parts = urlsplit(base_url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
     headers = {"Content-Type": "application/json", **dict(call.headers)}
-    try:
-        connection.request("POST", call.path, body=call.body, headers=headers)
-        response = connection.getresponse()
-        status, body = response.status, response.read()
-    except (OSError, http.client.HTTPException) as error:
-        raise BenchError(f"probe request failed: {error}") from error
-    finally:
-        connection.close()
-    if status != 200:
-        raise BenchError(f"probe answered HTTP {status}: {body[:300]!r}")
+    body = answer_of(base_url, "POST", call.path, call.body, headers, timeout=60)
     if not ANSWER_CHECKS[call.answer](body):
         raise BenchError(f"probe answered an unexpected {call.answer} body: {body[:300]!r}")
 

@@ -135,6 +135,31 @@ def _process(
                 process.wait()
 
 
+def answer_of(
+    base_url: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+) -> bytes:
+    """One request's body when it answers 200; else BenchError naming the request."""
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        status, answer = response.status, response.read()
+    except (OSError, http.client.HTTPException) as error:
+        raise BenchError(f"{method} {path} failed: {error}") from error
+    finally:
+        connection.close()
+    if status != 200:
+        raise BenchError(f"{method} {path} answered HTTP {status}: {answer[:300]!r}")
+    return answer
+
+
 def _get_status(url: str) -> int:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=2)
