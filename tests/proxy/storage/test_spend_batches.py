@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.key_store import KeySettings, KeyStore
-from gemgate.proxy.storage.spend_batches import insert_spend_rows, spend_log_values
+from gemgate.proxy.storage.spend_batches import insert_spend_rows
 from gemgate.proxy.storage.spend_logs import SpendLogs
 from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.proxy.storage.tables import spend_log_tags, spend_logs
@@ -153,3 +154,29 @@ async def test_rows_are_stored_exactly_as_the_column_types_store_them(engine: As
 def _tags(stored: object) -> object:
     # JSON text on SQLite (its spacing may differ), a decoded list from PostgreSQL's jsonb.
     return orjson.loads(stored) if isinstance(stored, str) else stored
+
+
+def spend_log_values(row: SpendRow) -> dict[str, Any]:
+    """``row`` as the Python values of its spend_logs row, for SQLAlchemy's column types."""
+    return {
+        "request_id": row.request_id,
+        "client_request_id": row.client_request_id,
+        "key_hash": row.key_hash,
+        "key_alias": row.key_alias,
+        "user_id": row.user_id,
+        "team_id": row.team_id,
+        "end_user": row.end_user,
+        "model": row.model,
+        "deployment": row.deployment,
+        "route": row.route,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cached_tokens": row.cached_tokens,
+        "reasoning_tokens": row.reasoning_tokens,
+        "cost": row.cost,
+        "tags": list(row.tags),
+        "status": row.status,
+        "latency_ms": row.latency_ms,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+    }

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Executable, Table
+from sqlalchemy import Executable
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,10 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gemgate.proxy.storage.column_types import MONEY_PLACES, quantize_money
 from gemgate.proxy.storage.key_store import add_key_spend
 from gemgate.proxy.storage.spend_rows import SpendRow
-from gemgate.proxy.storage.tables import spend_log_tags, spend_logs, tag_spend
+from gemgate.proxy.storage.tables import spend_logs, tag_spend
 from gemgate.proxy.storage.team_store import add_team_spend
 
-_COLUMNS = tuple(column.key for column in spend_logs.columns)
 _CHUNK = 500  # ids per `IN (...)`: far below SQLite's parameter limit
 STEP_ROWS = 100  # rows per executemany on SQLite: the loop runs between steps
 
@@ -54,32 +53,6 @@ async def insert_spend_rows(connection: AsyncConnection, rows: Sequence[SpendRow
     return len(inserted)
 
 
-def spend_log_values(row: SpendRow) -> dict[str, Any]:
-    """``row`` as the values of a spend_logs row (Python values, before the column types)."""
-    return {
-        "request_id": row.request_id,
-        "client_request_id": row.client_request_id,
-        "key_hash": row.key_hash,
-        "key_alias": row.key_alias,
-        "user_id": row.user_id,
-        "team_id": row.team_id,
-        "end_user": row.end_user,
-        "model": row.model,
-        "deployment": row.deployment,
-        "route": row.route,
-        "prompt_tokens": row.prompt_tokens,
-        "completion_tokens": row.completion_tokens,
-        "cached_tokens": row.cached_tokens,
-        "reasoning_tokens": row.reasoning_tokens,
-        "cost": row.cost,
-        "tags": list(row.tags),
-        "status": row.status,
-        "latency_ms": row.latency_ms,
-        "start_time": row.start_time,
-        "end_time": row.end_time,
-    }
-
-
 async def _insert_new_sqlite(connection: AsyncConnection, rows: list[SpendRow]) -> set[str]:
     # The transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE), so no other
     # writer can store one of these ids between the check and the insert.
@@ -97,10 +70,10 @@ async def _insert_new_sqlite(connection: AsyncConnection, rows: list[SpendRow]) 
         return set()
     for start in range(0, len(new), STEP_ROWS):  # each step gives the event loop a turn
         step = new[start : start + STEP_ROWS]
-        await connection.exec_driver_sql(_sqlite_insert(spend_logs), [_sqlite_values(row) for row in step])  # fmt: skip
+        await connection.exec_driver_sql(_SQLITE_LOG_INSERT, [_sqlite_values(row) for row in step])  # fmt: skip
     tagged = [(tag, row.request_id) for row in new for tag in dict.fromkeys(row.tags)]
     if tagged:
-        await connection.exec_driver_sql(_sqlite_insert(spend_log_tags), tagged)
+        await connection.exec_driver_sql(_SQLITE_TAG_INSERT, tagged)
     return {row.request_id for row in new}
 
 
@@ -121,6 +94,16 @@ async def _insert_new_postgresql(connection: AsyncConnection, rows: list[SpendRo
     return stored
 
 
+# The spend_logs columns both inserts name, in the order `_in_column_order` gives their values.
+_LOG_COLUMNS = (
+    "request_id", "client_request_id", "key_hash", "key_alias", "user_id", "team_id", "end_user",
+    "model", "deployment", "route", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "reasoning_tokens", "cost", "tags", "status", "latency_ms", "start_time", "end_time",
+)  # fmt: skip
+_SQLITE_LOG_INSERT = f"INSERT INTO spend_logs ({', '.join(_LOG_COLUMNS)}) VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"  # fmt: skip
+_SQLITE_TAG_INSERT = "INSERT INTO spend_log_tags (tag, request_id) VALUES (?, ?)"
+
+
 def _sqlite_values(row: SpendRow) -> tuple[Any, ...]:
     # As the column types write them: money in integer units of 1e-10 USD, times as naive UTC
     # text with microseconds (SQLite compares times as text), tags as JSON text.
@@ -132,17 +115,8 @@ def _postgresql_values(row: SpendRow) -> tuple[Any, ...]:
     return _in_column_order(row, quantize_money(row.cost), row.start_time, row.end_time)
 
 
-_ORDER = (
-    "request_id", "client_request_id", "key_hash", "key_alias", "user_id", "team_id", "end_user",
-    "model", "deployment", "route", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "reasoning_tokens", "cost", "tags", "status", "latency_ms", "start_time", "end_time",
-)  # fmt: skip
-if _ORDER != _COLUMNS:  # pragma: no cover - a table change must be made here too
-    raise RuntimeError(f"spend_logs columns changed: {_COLUMNS}")
-
-
 def _in_column_order(row: SpendRow, cost: Any, start: Any, end: Any) -> tuple[Any, ...]:
-    """One row's parameters in `_ORDER` (a tuple per row: about 3x cheaper than a dict)."""
+    """One row's parameters in `_LOG_COLUMNS` (a tuple per row: about 3x cheaper than a dict)."""
     return (
         row.request_id, row.client_request_id, row.key_hash, row.key_alias, row.user_id,
         row.team_id, row.end_user, row.model, row.deployment, row.route, row.prompt_tokens,
@@ -156,27 +130,16 @@ def _sqlite_time(moment: datetime) -> str:
 
 
 @cache
-def _sqlite_insert(table: Table) -> str:
-    names = [column.key for column in table.columns]
-    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-
-
-_POSTGRESQL_INSERTS: dict[str, str] = {}
-
-
 def _postgresql_insert(dialect: Dialect) -> str:
     """INSERT … SELECT FROM unnest(one typed array per column) … RETURNING the stored ids."""
-    if (statement := _POSTGRESQL_INSERTS.get(dialect.name)) is None:
-        arrays = ", ".join(
-            f"${place}::{column.type.compile(dialect=dialect)}[]"
-            for place, column in enumerate(spend_logs.columns, start=1)
-        )
-        statement = (
-            f"INSERT INTO spend_logs ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
-            "ON CONFLICT DO NOTHING RETURNING request_id"
-        )
-        _POSTGRESQL_INSERTS[dialect.name] = statement
-    return statement
+    arrays = ", ".join(
+        f"${place}::{spend_logs.c[name].type.compile(dialect=dialect)}[]"
+        for place, name in enumerate(_LOG_COLUMNS, start=1)
+    )
+    return (
+        f"INSERT INTO spend_logs ({', '.join(_LOG_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT DO NOTHING RETURNING request_id"
+    )
 
 
 def _totals(amounts: Iterable[tuple[str | None, Decimal]]) -> Mapping[str, Decimal]:
