@@ -166,9 +166,20 @@ async def assert_admin_routes_are_unavailable(http: httpx.AsyncClient, key: str)
         assert response.json()["error"]["type"] == "service_unavailable_error"
 
 
-def rows_in_memory() -> int:
-    """Spend rows alive in this process (the gateway's thread included)."""
-    return sum(1 for thing in gc.get_objects() if type(thing) is SpendRow)
+class NewRowsInMemory:
+    """Counts the spend rows alive in this process (the gateway's thread included) that were
+    not alive when it was made: earlier tests' rows (pytest keeps parametrized values for the
+    whole session) are not the gateway's. Garbage is collected first: only held rows count."""
+
+    def __init__(self) -> None:
+        gc.collect()
+        # Held, so that no new row can take an earlier one's id.
+        self._earlier = [thing for thing in gc.get_objects() if type(thing) is SpendRow]
+
+    def __call__(self) -> int:
+        gc.collect()
+        earlier = {id(row) for row in self._earlier}
+        return sum(1 for thing in gc.get_objects() if type(thing) is SpendRow and id(thing) not in earlier)  # fmt: skip
 
 
 def store_of(app: web.Application) -> GatewayStore:
@@ -180,6 +191,7 @@ def store_of(app: web.Application) -> GatewayStore:
 async def test_a_postgresql_stopped_under_load_fails_no_known_key_and_loses_no_spend(
     emulator_url: str, tmp_path: Path
 ) -> None:
+    rows_in_memory = NewRowsInMemory()
     with running_postgres() as cluster:
         url = cluster.admin_url.render_as_string(hide_password=False)
         app = create_app(keyed_config(emulator_url, tmp_path, database_url=url))
@@ -252,6 +264,7 @@ async def assert_reads_answer_at_once(http: httpx.AsyncClient) -> None:
 async def test_spend_waits_on_disk_not_in_memory_while_sqlite_is_locked(
     emulator_url: str, tmp_path: Path
 ) -> None:
+    rows_in_memory = NewRowsInMemory()
     config = keyed_config(emulator_url, tmp_path)
     database = Path(make_url(config.general_settings.database_url or "").database or "")
     app = create_app(config)
