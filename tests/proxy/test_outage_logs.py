@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from gemgate.proxy import create_app
 from gemgate.proxy.failure_streak import FailureStreak
 from gemgate.proxy.gateway_store import (
     CHANGES_CHANNEL,
-    POLL_SECONDS_WITH_REDIS,
+    RESUBSCRIBE_SECONDS,
     StoreSettings,
     open_gateway_store,
 )
@@ -143,15 +144,6 @@ async def until_listening(url: str, seconds: float) -> None:
             await asyncio.sleep(0.05)
 
 
-async def announce(url: str) -> None:
-    """A change notice, as another instance sends it (over a connection of its own)."""
-    client = redis.Redis.from_url(url)
-    try:
-        await client.publish(CHANGES_CHANNEL, b"1")
-    finally:
-        await client.aclose()
-
-
 async def made_elsewhere(store: KeyStore) -> str:
     """A key written to the database by another instance (this one's cache is not told)."""
     key_hash = hash_key(f"sk-{secrets.token_urlsafe(16)}")
@@ -159,8 +151,9 @@ async def made_elsewhere(store: KeyStore) -> str:
     return key_hash
 
 
+OUTAGE_SECONDS = 5
 LISTENER_DOWN = (
-    "key change listener failed (ConnectionError); keys are polled every 10 s until Redis is back"
+    "key change listener failed (ConnectionError); keys are polled every 1 s until Redis is back"
 )
 
 
@@ -176,22 +169,28 @@ async def test_a_redis_outage_warns_once_keeps_polling_and_notes_when_listening_
         settings = StoreSettings(database, url, journal_folder=tmp_path / "journal")
         async with open_gateway_store(settings) as store:
             await until_listening(url, seconds=5)
+            await store.announce_change()  # the notices client now holds a pooled connection
             first_life.close()  # Redis stops
-            # Only the poll can bring a key made elsewhere: no notice can arrive.
+            stopped = time.monotonic()
+            # Only a poll can bring a key made elsewhere: no notice can arrive. While Redis is
+            # down the listener polls each time it tries to subscribe again, as often as the
+            # key refresh does without Redis (not at the 10 s of its safety-net poll).
             polled = await made_elsewhere(store.keys.keys)
-            await eventually(lambda: store.keys.cached_key(polled), POLL_SECONDS_WITH_REDIS + 2)
+            await eventually(lambda: store.keys.cached_key(polled), RESUBSCRIBE_SECONDS + 1.5)
+            await asyncio.sleep(OUTAGE_SECONDS - (time.monotonic() - stopped))  # more failures
             with redis_server(folder, port):
                 await eventually(lambda: levels(logged(caplog, STORE_LOGGER, "key change listener"))[-1] == logging.INFO, 5)  # fmt: skip
                 assert await subscribers(url) == 1
-                # Just after a poll: only the notice can bring this key within a second.
+                # Just after a poll: only the notice can bring this key within a second. It is
+                # sent on the connection Redis closed when it stopped: sent again on a new one.
                 noticed = await made_elsewhere(store.keys.keys)
-                await announce(url)
+                await store.announce_change()
                 await eventually(lambda: store.keys.cached_key(noticed), 1.0)
                 listener = logged(caplog, STORE_LOGGER, "key change listener")
     assert levels(listener).count(logging.WARNING) == 1
     assert listener[0] == (logging.WARNING, LISTENER_DOWN)
     assert levels(listener[1:-1]) == [logging.DEBUG] * (len(listener) - 2)
-    assert len(listener) - 1 >= 5  # failures: one a second while the poll took its time
+    assert len(listener) - 1 >= OUTAGE_SECONDS - 1  # failures: about one a second
     assert listener[-1][0] == logging.INFO
     assert listener[-1][1].startswith("key change listener recovered after ")
     assert logged(caplog, STORE_LOGGER, "key refresh") == []  # the database never failed

@@ -18,7 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -98,7 +102,7 @@ async def open_gateway_store(settings: StoreSettings) -> AsyncIterator[GatewaySt
         engine = await stack.enter_async_context(open_database(url))
         journal = settings.journal_folder or default_journal_path(url)
         writer = await stack.enter_async_context(SpendWriter.open(engine, journal))
-        client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        client = _notices_client(settings.redis_url) if settings.redis_url else None
         counters: Counters = RedisCounters.from_url(settings.redis_url) if settings.redis_url else MemoryCounters()  # fmt: skip
         stack.push_async_callback(counters.aclose)
         if client is not None:
@@ -110,6 +114,14 @@ async def open_gateway_store(settings: StoreSettings) -> AsyncIterator[GatewaySt
         tasks = _start_background(store)
         stack.push_async_callback(_stop, tasks)
         yield store
+
+
+def _notices_client(url: str) -> redis.Redis:
+    """The client of change notices. A pooled connection that Redis closed (a restart) fails
+    its next command: that command is sent once more, on a new connection, so the first notice
+    after a restart is not lost. Only notices go through it: sending one twice is harmless."""
+    retry = Retry(NoBackoff(), retries=1)
+    return redis.Redis.from_url(url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
 
 
 def _start_background(store: GatewayStore) -> list[asyncio.Task[None]]:
@@ -159,12 +171,13 @@ async def run_every(
 async def _follow_changes(client: redis.Redis, cache: KeyCache) -> None:
     """Refresh the key cache whenever another instance announces a change.
 
-    While Redis is down the key refresh keeps polling the database, so notices are a speed-up, not
-    a need: the outage is logged as a streak (one warning, reminders, a note once listening again).
+    Notices sent while not listening are lost, so the cache is refreshed on each subscribe and,
+    while Redis is down, after each attempt to subscribe again: keys stay as fresh as without
+    Redis. The outage is logged as a streak (one warning, reminders, a note once listening again).
     """
     streak = FailureStreak(
         "key change listener", logger,
-        meanwhile=f"keys are polled every {POLL_SECONDS_WITH_REDIS:.0f} s until Redis is back",
+        meanwhile=f"keys are polled every {RESUBSCRIBE_SECONDS:.0f} s until Redis is back",
     )  # fmt: skip
     while True:
         try:
@@ -172,12 +185,15 @@ async def _follow_changes(client: redis.Redis, cache: KeyCache) -> None:
         except (RedisError, OSError) as error:
             streak.failed(error)
         await asyncio.sleep(RESUBSCRIBE_SECONDS)
+        await _refresh_on_notice(cache)
 
 
 async def _listen(client: redis.Redis, cache: KeyCache, streak: FailureStreak) -> None:
     async with client.pubsub() as pubsub:
         await pubsub.subscribe(CHANGES_CHANNEL)
         streak.succeeded()
+        # What changed before this subscribe was announced to no one here.
+        await _refresh_on_notice(cache)
         async for message in pubsub.listen():
             if message.get("type") == "message":
                 await _refresh_on_notice(cache)
