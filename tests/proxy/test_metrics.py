@@ -130,6 +130,18 @@ def test_a_given_registry_is_used() -> None:
     assert registry.get_sample_value("gemgate_upstream_errors_total", {"model": "flash", "deployment": "flash#0", "status": "500"}) == 1  # fmt: skip
 
 
+def test_the_spend_log_flusher_is_counted_by_outcome_and_failed_batch() -> None:
+    metrics = GatewayMetrics()
+
+    for outcome, rows in (("stored", 500), ("stored", 9), ("rejected", 1), ("failures", 1), ("failures", 1)):  # fmt: skip
+        metrics.count_spend_log(outcome, rows)
+
+    assert _value(metrics, "gemgate_spend_log_rows_total", outcome="stored") == 509
+    assert _value(metrics, "gemgate_spend_log_rows_total", outcome="rejected") == 1
+    assert _value(metrics, "gemgate_spend_log_rows_total", outcome="failures") is None
+    assert _value(metrics, "gemgate_spend_log_flush_failures_total") == 2
+
+
 def test_render_is_prometheus_text_with_every_metric() -> None:
     metrics = GatewayMetrics()
     metrics.observe_request(CHAT, "flash", 200, 0.01)
@@ -142,4 +154,5 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     assert names >= {
         "gemgate_requests", "gemgate_request_duration_seconds", "gemgate_upstream_duration_seconds",
         "gemgate_tokens", "gemgate_cost_usd", "gemgate_upstream_errors", "gemgate_in_flight_requests",
+        "gemgate_spend_log_rows", "gemgate_spend_log_flush_failures",
     }  # fmt: skip

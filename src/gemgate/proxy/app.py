@@ -48,13 +48,16 @@ def create_app(config: ProxyConfig, environ: Mapping[str, str] | None = None) ->
     return app
 
 
-def _store(config: ProxyConfig) -> AbstractAsyncContextManager[GatewayStore | None]:
+def _store(
+    config: ProxyConfig, metrics: GatewayMetrics
+) -> AbstractAsyncContextManager[GatewayStore | None]:
     """The keys/spend store when the config names a database (the command line always does)."""
     settings = config.general_settings
     if settings.database_url is None:
         return contextlib.nullcontext()
     journal = Path(settings.spend_journal) if settings.spend_journal else None
-    return open_gateway_store(StoreSettings(settings.database_url, settings.redis_url, journal))
+    store = StoreSettings(settings.database_url, settings.redis_url, journal)
+    return open_gateway_store(store, spend_observer=metrics.count_spend_log)
 
 
 def _lifespan(
@@ -76,7 +79,7 @@ def _lifespan(
             vertex_credentials=vertex_credentials,
         )
         try:
-            async with _store(config) as store:
+            async with _store(config, app[STATE].metrics) as store:
                 app[STATE] = dataclasses.replace(app[STATE], store=store)
                 yield
         finally:

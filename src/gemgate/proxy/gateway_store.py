@@ -34,7 +34,7 @@ from gemgate.proxy.redis_counters import PREFIX, RedisCounters
 from gemgate.proxy.storage.database import async_database_url, default_journal_path, open_database
 from gemgate.proxy.storage.key_store import KeyStore
 from gemgate.proxy.storage.spend_logs import SpendLogs
-from gemgate.proxy.storage.spend_writer import SpendWriter
+from gemgate.proxy.storage.spend_writer import SpendObserver, SpendWriter
 from gemgate.proxy.storage.team_store import TeamStore
 
 logger = logging.getLogger(__name__)
@@ -95,13 +95,18 @@ class GatewayStore:
 
 
 @asynccontextmanager
-async def open_gateway_store(settings: StoreSettings) -> AsyncIterator[GatewayStore]:
-    """Open the database (migrated), load the keys, start the background work; stop it on exit."""
+async def open_gateway_store(
+    settings: StoreSettings, spend_observer: SpendObserver | None = None
+) -> AsyncIterator[GatewayStore]:
+    """Open the database (migrated), load the keys, start the background work; stop it on exit.
+    ``spend_observer`` is told what each spend-log batch came to."""
     url = async_database_url(settings.database_url)
     async with AsyncExitStack() as stack:
         engine = await stack.enter_async_context(open_database(url))
         journal = settings.journal_folder or default_journal_path(url)
-        writer = await stack.enter_async_context(SpendWriter.open(engine, journal))
+        writer = await stack.enter_async_context(
+            SpendWriter.open(engine, journal, observer=spend_observer)
+        )
         client = _notices_client(settings.redis_url) if settings.redis_url else None
         counters: Counters = RedisCounters.from_url(settings.redis_url) if settings.redis_url else MemoryCounters()  # fmt: skip
         stack.push_async_callback(counters.aclose)

@@ -1,4 +1,5 @@
-"""The gateway's Prometheus metrics: requests, latencies, tokens, cost and upstream errors.
+"""The gateway's Prometheus metrics: requests, latencies, tokens, cost, upstream errors and the
+spend log's flusher.
 
 Every method runs on every request, so the labelled children are looked up once per label
 combination and kept in dicts; `.labels()` is only called the first time a combination is seen.
@@ -98,6 +99,18 @@ class GatewayMetrics:
             PREFIX + "in_flight_requests", "Requests being answered now.",
             ("route",), registry=self.registry, multiprocess_mode="livesum",
         )  # fmt: skip
+        self._spend_rows = Counter(
+            PREFIX + "spend_log_rows",
+            "Spend-log rows the flusher handled: stored, duplicates (already stored: a replay), "
+            "unreadable (journal lines that are not rows) and rejected (refused by the database, "
+            "kept in the journal's rejected/ folder).",
+            ("outcome",), registry=self.registry,
+        )  # fmt: skip
+        self._spend_failures = Counter(
+            PREFIX + "spend_log_flush_failures",
+            "Spend-log batches the database did not take (retried; their rows wait in the journal).",
+            registry=self.registry,
+        )  # fmt: skip
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._upstream_children: dict[tuple[str, str], Histogram] = {}
         self._usage_children: dict[tuple[str, str], _UsageCounters] = {}
@@ -157,6 +170,14 @@ class GatewayMetrics:
         if child is None:
             child = _cached(self._error_children, key, self._error_child)
         child.inc()
+
+    def count_spend_log(self, outcome: str, rows: int) -> None:
+        """Count what the spend-log flusher did: ``rows`` rows of ``outcome``, or (outcome
+        "failures") failed batches. Called per batch, off the request path."""
+        if outcome == "failures":
+            self._spend_failures.inc(rows)
+        else:
+            self._spend_rows.labels(outcome).inc(rows)
 
     def track_in_flight(self, route: str) -> _InFlight:
         """A context manager counting ``route``'s running requests."""

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gemgate.proxy import ProxyConfig, create_app
 from tests.conftest import TEST_API_KEY
@@ -224,6 +225,28 @@ async def test_pass_through_calls_with_a_virtual_key_are_metered(http: httpx.Asy
     assert row["prompt_tokens"] > 0 and row["spend"] > 0 and row["tags"] == ["native"]
     recorded = httpx.get(f"{emulator_url}/emulator/requests").json()
     assert key not in str(recorded)
+
+
+def stored_rows_in_metrics(text: str) -> float:
+    """gemgate_spend_log_rows_total{outcome="stored"} in a /metrics answer (0 when absent)."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "gemgate_spend_log_rows_total" and sample.labels == {"outcome": "stored"}
+    )
+
+
+async def test_metrics_count_the_spend_rows_the_flusher_stored(http: httpx.AsyncClient) -> None:
+    key = await new_key(http)
+    chat = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "Hello there"}]}
+    before = stored_rows_in_metrics((await http.get("/metrics")).text)
+    for _ in range(3):
+        assert (await http.post("/v1/chat/completions", json=chat, headers=bearer(key))).status_code == 200  # fmt: skip
+    assert len(await spend_logs(http, 3, api_key=key)) == 3
+    text = (await http.get("/metrics")).text
+    assert stored_rows_in_metrics(text) - before == 3
+    assert "gemgate_spend_log_flush_failures_total 0.0" in text
 
 
 async def test_readiness_reports_the_database(http: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ import signal
 import sqlite3
 import sys
 import tracemalloc
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
@@ -394,8 +394,13 @@ async def test_a_row_the_database_refuses_is_set_aside_and_the_rows_behind_it_fl
     refused = rows[250]
     await refuse(engine, refused.request_id)
     settings = SpendWriterSettings(flush_interval=3600)  # one batch of 500, then a later segment
+    observed: Counter[str] = Counter()  # what the metrics are told
+
+    def observe(outcome: str, rows: int) -> None:
+        observed[outcome] += rows
+
     with caplog.at_level(logging.ERROR, logger="gemgate.proxy.storage.spend_writer"):
-        async with SpendWriter.open(engine, tmp_path, settings) as writer:
+        async with SpendWriter.open(engine, tmp_path, settings, observe) as writer:
             await flush_soon(writer)  # the start-up replay, before the rows come
             await asyncio.gather(*(writer.record(row) for row in rows[:500]))
             await flush_soon(writer)
@@ -405,6 +410,7 @@ async def test_a_row_the_database_refuses_is_set_aside_and_the_rows_behind_it_fl
 
     assert await stored_ids(engine) == {row.request_id for row in rows} - {refused.request_id}
     assert (stats.stored, stats.rejected, stats.duplicates, stats.failures) == (509, 1, 0, 0)
+    assert observed == {"stored": 509, "rejected": 1}
     assert await key_spend(engine) == sum((row.cost for row in rows if row is not refused), Decimal(0))  # fmt: skip
     assert set_aside(tmp_path) == [refused]
     assert list(tmp_path.glob("*.jsonl")) == []  # every segment done and removed

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,6 +52,11 @@ class SpendWriterSettings:
     final_flush_timeout: float = 5.0  # at shutdown; rows not stored by then stay in the journal
 
 
+# What the flusher made of rows ("failures" counts failed batches, the others rows).
+SpendOutcome = Literal["stored", "duplicates", "unreadable", "failures", "rejected"]
+SpendObserver = Callable[[SpendOutcome, int], None]
+
+
 @dataclass(frozen=True, slots=True)
 class SpendWriterStats:
     """Counters since start-up (for metrics and readiness)."""
@@ -73,9 +79,14 @@ class SpendWriter:
     """Durable, batched spend logging; open it with `SpendWriter.open`."""
 
     def __init__(
-        self, engine: AsyncEngine, journal: Journal, settings: SpendWriterSettings
+        self,
+        engine: AsyncEngine,
+        journal: Journal,
+        settings: SpendWriterSettings,
+        observer: SpendObserver | None = None,
     ) -> None:
         self._engine = engine
+        self._observer = observer
         self._journal = journal
         self._settings = settings
         self._wake = asyncio.Event()
@@ -96,11 +107,13 @@ class SpendWriter:
         engine: AsyncEngine,
         journal_folder: Path,
         settings: SpendWriterSettings | None = None,
+        observer: SpendObserver | None = None,
     ) -> AsyncIterator[SpendWriter]:
-        """Open the journal in ``journal_folder``, replay it and keep flushing until exit."""
+        """Open the journal in ``journal_folder``, replay it and keep flushing until exit;
+        ``observer`` is told what each batch came to (for metrics)."""
         chosen = settings or SpendWriterSettings()
         async with Journal.open(journal_folder, max_buffered=chosen.max_buffered) as journal:
-            writer = cls(engine, journal, chosen)
+            writer = cls(engine, journal, chosen, observer)
             writer._wake.set()  # start by replaying what an earlier process left
             flusher = asyncio.create_task(writer._flush_loop(), name="spend flusher")
             try:
@@ -195,7 +208,7 @@ class SpendWriter:
             try:
                 rows.append(decode_spend_row(line))
             except ValueError as error:
-                self._counts["unreadable"] += 1
+                self._add("unreadable", 1)
                 logger.error("spend journal %s: skipped a line that is not a spend row (%s)", segment.name, error)  # fmt: skip
         return rows
 
@@ -205,7 +218,7 @@ class SpendWriter:
             rows, error = await self._store_or_set_aside(rows, segment)
             if error is None:
                 return
-            self._counts["failures"] += 1
+            self._add("failures", 1)
             self._last_error = f"{type(error).__name__}: {error}".splitlines()[0]
             logger.warning(
                 "spend rows not stored (%s); they stay in the journal, retrying in %.1fs",
@@ -245,7 +258,7 @@ class SpendWriter:
     async def _set_aside(self, row: SpendRow, refusal: Exception, segment: Path) -> None:
         path = rejected_file(segment)
         await asyncio.to_thread(append_rejected, path, encode_spend_row(row))
-        self._counts["rejected"] += 1
+        self._add("rejected", 1)
         # The request id and the reason only: the row names a key, a user and what they asked.
         logger.error(
             "spend row %s refused by the database (%s); kept in %s",
@@ -255,8 +268,14 @@ class SpendWriter:
     async def _store(self, rows: list[SpendRow]) -> None:
         async with self._engine.begin() as connection:
             inserted = await insert_spend_rows(connection, rows)
-        self._counts["stored"] += inserted
-        self._counts["duplicates"] += len(rows) - inserted
+        self._add("stored", inserted)
+        self._add("duplicates", len(rows) - inserted)
+
+    def _add(self, outcome: SpendOutcome, rows: int) -> None:
+        """Count the flusher's work (per batch or failure, never per request)."""
+        self._counts[outcome] += rows
+        if self._observer is not None and rows:
+            self._observer(outcome, rows)
 
     async def _stop(self, flusher: asyncio.Task[None]) -> None:
         self._stopping.set()
