@@ -190,7 +190,7 @@ async def _follow_changes(client: redis.Redis, cache: KeyCache) -> None:
         except (RedisError, OSError) as error:
             streak.failed(error)
         await asyncio.sleep(RESUBSCRIBE_SECONDS)
-        await _refresh_on_notice(cache)
+        await _listener_refresh(cache)
 
 
 async def _listen(client: redis.Redis, cache: KeyCache, streak: FailureStreak) -> None:
@@ -198,16 +198,17 @@ async def _listen(client: redis.Redis, cache: KeyCache, streak: FailureStreak) -
         await pubsub.subscribe(CHANGES_CHANNEL)
         streak.succeeded()
         # What changed before this subscribe was announced to no one here.
-        await _refresh_on_notice(cache)
+        await _listener_refresh(cache)
         async for message in pubsub.listen():
             if message.get("type") == "message":
-                await _refresh_on_notice(cache)
+                await _listener_refresh(cache)
 
 
-async def _refresh_on_notice(cache: KeyCache) -> None:
+async def _listener_refresh(cache: KeyCache) -> None:
+    """The listener's refresh: on a notice, on subscribing, and each second while Redis is down."""
     try:
         await cache.refresh()
     except (SQLAlchemyError, OSError) as error:
         # The database, not Redis, failed: keep listening; the key refresh's own streak reports
         # the outage and its next poll applies the change.
-        logger.debug("refresh on a key change notice failed (%s)", type(error).__name__)
+        logger.debug("refresh by the key change listener failed (%s)", type(error).__name__)
