@@ -56,3 +56,20 @@ def test_nested_reads_return_the_same_object_and_leave_the_input_alone() -> None
         response["choices"][0]["message"] is first and response.get("choices")[0].message is first
     )
     assert source == COMPLETION
+
+
+def test_cost_is_priced_once_on_first_read_and_a_set_cost_wins() -> None:
+    priced: list[int] = []
+
+    def pricing() -> Decimal:
+        priced.append(1)
+        return Decimal("0.5")
+
+    response = ModelResponse.of(COMPLETION, pricing=pricing)
+    assert priced == []  # built without pricing
+    assert response.cost == Decimal("0.5") and response.cost == Decimal("0.5")
+    assert priced == [1]
+    unread = ModelResponse.of(COMPLETION, pricing=pricing)
+    unread.cost = Decimal("2")
+    assert unread.cost == Decimal("2") and priced == [1]
+    assert ModelResponse(COMPLETION).cost is None

@@ -251,6 +251,10 @@ class _AsyncCachedClient(AsyncGeminiClient):
         self._caches = caches
         self._plan = plan
 
+    async def send(self, call: Call) -> dict[str, Any]:
+        # Through `retrying` (the base class inlines it), where a lost cache is made again.
+        return await self.retrying(call, self._post_once)
+
     async def retrying(
         self, call: Call, attempt_once: Callable[[Call, dict[str, str]], Awaitable[T]]
     ) -> T:

@@ -7,11 +7,13 @@ sync and async twins share everything but the few lines that wait.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal, cast, overload
 
 from gemgate import errors
@@ -70,7 +72,7 @@ def call_retries(value: Any, *, model: str) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per call: not frozen, whose __init__ costs three times as much
 class ChatTarget:
     """A chat call resolved and checked, before any network I/O."""
 
@@ -149,7 +151,13 @@ def chat_completion(target: ChatTarget, response: dict[str, Any]) -> tuple[dict[
 def chat_result(target: ChatTarget, response: dict[str, Any]) -> ModelResponse:
     """The OpenAI chat.completion for Gemini's ``response``, with its cost."""
     chat, usage = chat_completion(target, response)
-    return ModelResponse.of(chat, cost=cost_of(target.model, usage, at=datetime.now(UTC)))
+    pricing = functools.partial(_cost_when_created, target.model, usage, chat["created"])
+    return ModelResponse.of(chat, pricing=pricing)
+
+
+def _cost_when_created(model: str, usage: Usage, created: int) -> Decimal | None:
+    # Priced on first read of `cost`, at the prices in force when the answer came.
+    return cost_of(model, usage, at=datetime.fromtimestamp(created, UTC))
 
 
 def new_id() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Self
 
@@ -19,7 +20,10 @@ class OpenAIObject(dict[str, Any]):
     indexing, as dicts do.
     """
 
-    cost: Decimal | None = None
+    _cost: Decimal | None = None
+    # What prices the request when `cost` is first read: most callers never read it, and pricing
+    # (a table lookup and Decimal arithmetic) was a tenth of the SDK's own time per call.
+    _pricing: Callable[[], Decimal | None] | None = None
 
     def __init__(self, data: dict[str, Any] | None = None, /) -> None:
         super().__init__(data or {})
@@ -43,9 +47,19 @@ class OpenAIObject(dict[str, Any]):
             super().__setitem__(key, converted)
         return converted
 
+    @property
+    def cost(self) -> Decimal | None:
+        """The request's price in USD; None when the model has no known price."""
+        pricing = self._pricing
+        if pricing is not None:
+            object.__setattr__(self, "_cost", pricing())
+            object.__setattr__(self, "_pricing", None)
+        return self._cost
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "cost":
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, "_pricing", None)
+            object.__setattr__(self, "_cost", value)
         else:
             self[name] = _objects(value)
 
@@ -58,10 +72,18 @@ class OpenAIObject(dict[str, Any]):
         return orjson.dumps(self).decode()
 
     @classmethod
-    def of(cls, data: dict[str, Any], *, cost: Decimal | None = None) -> Self:
-        """Build the object from a translated dict, with the request's cost when known."""
+    def of(
+        cls,
+        data: dict[str, Any],
+        *,
+        cost: Decimal | None = None,
+        pricing: Callable[[], Decimal | None] | None = None,
+    ) -> Self:
+        """Build the object from a translated dict, with the request's cost when known (or what
+        works it out on first read)."""
         built = cls(data)
-        built.cost = cost
+        object.__setattr__(built, "_cost", cost)
+        object.__setattr__(built, "_pricing", pricing)
         return built
 
 

@@ -36,6 +36,21 @@ _REQUEST_KEYS = frozenset(
         "labels",
     }
 )
+_TOOL_KEYS = frozenset(
+    {
+        "tools",
+        "functions",
+        "tool_choice",
+        "function_call",
+        "parallel_tool_calls",
+        "web_search_options",
+    }
+)
+_BODY_FIELD_KEYS = frozenset(
+    {"safety_settings", "safetySettings", "cached_content", "cachedContent", "labels"}
+)
+# A request of only these keys has no generationConfig.
+_NO_CONFIG_KEYS = (_TOOL_KEYS | _BODY_FIELD_KEYS | _CALLER_KEYS) | {"messages"}
 _SAFETY_KEYS = frozenset({"category", "threshold", "method"})
 _JSON_MIME_TYPES = frozenset({"application/json", "text/x.enum"})
 _RESPONSE_FORMAT_FIELDS = ("responseMimeType", "responseSchema", "responseJsonSchema")
@@ -63,15 +78,14 @@ def build_generate_request(
     body: GenerateContentRequest = {"contents": contents}
     if system_instruction:
         body["systemInstruction"] = system_instruction
-    _check_parallel_tool_calls(request, drop_unsupported)
-    tools = _tools(request, features)
-    if tools:
-        body["tools"] = tools
-    tool_config = translate_tool_choice(request.get("tool_choice"), request.get("function_call"))
-    if tool_config:
-        body["toolConfig"] = tool_config
-    _add_request_fields(body, request)
-    config = _generation_config(request, features, drop_unsupported)
+    # Each section runs only when the request holds one of its keys: most calls send few.
+    keys = request.keys()
+    tools: list[dict[str, Any]] = []
+    if not keys.isdisjoint(_TOOL_KEYS):
+        tools = _add_tools(body, request, features, drop_unsupported)
+    if not keys.isdisjoint(_BODY_FIELD_KEYS):
+        _add_request_fields(body, request)
+    config = {} if keys <= _NO_CONFIG_KEYS else _generation_config(request, features, drop_unsupported)  # fmt: skip
     if tools and _asks_for_json(config) and features.version < (3, 0):
         config = _without_json_format(config, features, drop_unsupported)
     if config:
@@ -85,6 +99,23 @@ def _messages(request: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise BadRequestError("messages must be a non-empty list of chat messages.")
     return messages
+
+
+def _add_tools(
+    body: GenerateContentRequest,
+    request: Mapping[str, Any],
+    features: ModelFeatures,
+    drop_unsupported: bool,
+) -> list[dict[str, Any]]:
+    """Add `tools` and `toolConfig` to ``body``; returns the tools."""
+    _check_parallel_tool_calls(request, drop_unsupported)
+    tools = _tools(request, features)
+    if tools:
+        body["tools"] = tools
+    tool_config = translate_tool_choice(request.get("tool_choice"), request.get("function_call"))
+    if tool_config:
+        body["toolConfig"] = tool_config
+    return tools
 
 
 def _check_parallel_tool_calls(request: Mapping[str, Any], drop_unsupported: bool) -> None:
