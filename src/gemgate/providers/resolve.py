@@ -125,16 +125,29 @@ def _resolve(
 def _memo_key(model: str, params: Mapping[str, Any], env: Mapping[str, str]) -> Hashable | None:
     """What a resolution depends on, or None when an argument is not plain text (e.g. a key file
     given as a dict), which is then resolved afresh."""
+    # Plain text (or None) is the usual case: the items as they come are the key. Arguments given
+    # in another order make another key for the same resolution, which only costs a memo entry.
+    arguments: tuple[tuple[str, Any], ...] = tuple(params.items())
+    for value in params.values():
+        if value is not None and type(value) is not str:
+            mixed = _mixed_arguments(params)
+            if mixed is None:
+                return None
+            arguments = mixed
+            break
+    names = _env_names(model, params)
+    return model, arguments, tuple(map(env.get, names)) if names else ()
+
+
+def _mixed_arguments(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...] | None:
     arguments: list[tuple[str, Any]] = []
     for name, value in params.items():
-        if value is None or type(value) is str:
-            pass  # the usual arguments, checked first as they are cheapest to check
-        elif name == "extra_headers" and isinstance(value, Mapping) and _is_text_map(value):
+        if name == "extra_headers" and isinstance(value, Mapping) and _is_text_map(value):
             value = tuple(value.items())
-        elif not isinstance(value, str):
+        elif value is not None and not isinstance(value, str):
             return None
         arguments.append((name, value))
-    return model, frozenset(arguments), tuple(map(env.get, _env_names(model, params)))
+    return tuple(arguments)
 
 
 def _env_names(model: str, params: Mapping[str, Any]) -> tuple[str, ...]:
