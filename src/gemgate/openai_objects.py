@@ -56,10 +56,14 @@ class OpenAIObject(dict[str, Any]):
             object.__setattr__(self, "_pricing", None)
         return self._cost
 
+    @cost.setter
+    def cost(self, value: Decimal | None) -> None:
+        object.__setattr__(self, "_pricing", None)
+        object.__setattr__(self, "_cost", value)
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "cost":
-            object.__setattr__(self, "_pricing", None)
-            object.__setattr__(self, "_cost", value)
+            object.__setattr__(self, name, value)  # the property's setter
         else:
             self[name] = _objects(value)
 
