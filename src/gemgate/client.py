@@ -78,7 +78,10 @@ class AsyncGeminiClient(BaseGeminiClient[Coroutine[Any, Any, dict[str, Any]], "A
     async def retrying(
         self, call: Call, attempt_once: Callable[[Call, dict[str, str]], Awaitable[T]]
     ) -> T:
-        """Run ``attempt_once`` until it succeeds or its error is final."""
+        """Run ``attempt_once`` until it succeeds or its error is final.
+
+        `send` repeats this loop inline (the hot path): a subclass that changes how attempts are
+        retried overrides `send` too, as the context-cache client does."""
         attempt = 0
         while True:
             headers = call.headers(await call.provider.auth_headers())
