@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import uvicorn
 from aiohttp import web
 
 logger = logging.getLogger("gemgate.cli")
@@ -104,14 +103,6 @@ def _startup_reason(error: Exception) -> str:
         return f"{reason}: {error.filename}" if error.filename else reason
     first_line = str(error).strip().split("\n", 1)[0]
     return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
-
-
-class UvicornServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to `serve`, which stops all servers."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 # Every request allocates a few hundred short-lived objects; at the default threshold (700) the
@@ -277,7 +268,15 @@ def _check_holds_a_certificate(certfile: Path) -> None:
         raise TlsSetupError(f"the TLS certificate {certfile} holds no PEM certificate") from error
 
 
-def uvicorn_server(app: Any, log_level: str) -> uvicorn.Server:
+def uvicorn_server(app: Any, log_level: str) -> Serving:
+    """A uvicorn server for ``app`` (the emulator) that leaves signals to `serve`."""
+    import uvicorn  # deferred: a gateway serving no emulator never loads it (~2 MB resident)
+
+    class UvicornServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     config = uvicorn.Config(
         app,
         # Logging is configured once, by the command line; uvicorn's loggers are process-wide,

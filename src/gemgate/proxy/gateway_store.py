@@ -16,31 +16,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.callers import key_scope, team_scope
 from gemgate.proxy.failure_streak import FailureStreak
 from gemgate.proxy.key_cache import KeyCache
-from gemgate.proxy.limits import Counters, MemoryCounters
-from gemgate.proxy.redis_counters import PREFIX, RedisCounters
+from gemgate.proxy.limits import REDIS_PREFIX, Counters, MemoryCounters
 from gemgate.proxy.storage.database import async_database_url, default_journal_path, open_database
 from gemgate.proxy.storage.key_store import KeyStore
 from gemgate.proxy.storage.spend_logs import SpendLogs
 from gemgate.proxy.storage.spend_writer import SpendObserver, SpendWriter
 from gemgate.proxy.storage.team_store import TeamStore
 
+if TYPE_CHECKING:
+    from gemgate.proxy.key_change_notices import KeyChangeNotices
+
 logger = logging.getLogger(__name__)
 
 # Other instances are told of key and team changes on this channel (the message is not used).
-CHANGES_CHANNEL = f"{PREFIX}key-changes"
+CHANGES_CHANNEL = f"{REDIS_PREFIX}key-changes"
 # Seconds between change-feed polls: the bound on how stale a key is without Redis notices.
 POLL_SECONDS = 1.0
 POLL_SECONDS_WITH_REDIS = 10.0
@@ -67,16 +64,14 @@ class GatewayStore:
     counters: Counters
     spend: SpendWriter
     spend_logs: SpendLogs
-    redis_client: redis.Redis | None = None
+    notices: KeyChangeNotices | None = None  # with Redis only
+    # What a background refresh or reset fails with while a server it needs is down.
+    outage_errors: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 
     async def announce_change(self) -> None:
         """Tell other instances that keys or teams changed (they refresh at once)."""
-        if self.redis_client is None:
-            return
-        try:
-            await self.redis_client.publish(CHANGES_CHANNEL, b"1")
-        except RedisError as error:
-            logger.warning("could not announce a key change over Redis (%s); others poll", type(error).__name__)  # fmt: skip
+        if self.notices is not None:
+            await self.notices.announce()
 
     async def seed_spend(self) -> None:
         """Give the counters the database's spend of every budgeted key and team (where unset)."""
@@ -107,13 +102,14 @@ async def open_gateway_store(
         writer = await stack.enter_async_context(
             SpendWriter.open(engine, journal, observer=spend_observer)
         )
-        client = _notices_client(settings.redis_url) if settings.redis_url else None
-        counters: Counters = RedisCounters.from_url(settings.redis_url) if settings.redis_url else MemoryCounters()  # fmt: skip
-        stack.push_async_callback(counters.aclose)
-        if client is not None:
-            stack.push_async_callback(client.aclose)
         cache = KeyCache(KeyStore(engine), TeamStore(engine))
-        store = GatewayStore(engine, cache, counters, writer, SpendLogs(engine), client)
+        if settings.redis_url:
+            store = _with_redis(settings.redis_url, engine, cache, writer)
+        else:
+            store = GatewayStore(engine, cache, MemoryCounters(), writer, SpendLogs(engine))
+        stack.push_async_callback(store.counters.aclose)
+        if store.notices is not None:
+            stack.push_async_callback(store.notices.aclose)
         await cache.load()
         await store.seed_spend()
         tasks = _start_background(store)
@@ -121,32 +117,41 @@ async def open_gateway_store(
         yield store
 
 
-def _notices_client(url: str) -> redis.Redis:
-    """The client of change notices. A pooled connection that Redis closed (a restart) fails
-    its next command: that command is sent once more, on a new connection, so the first notice
-    after a restart is not lost. Only notices go through it: sending one twice is harmless."""
-    retry = Retry(NoBackoff(), retries=1)
-    return redis.Redis.from_url(url, retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
+def _with_redis(
+    url: str, engine: AsyncEngine, cache: KeyCache, writer: SpendWriter
+) -> GatewayStore:
+    # redis-py, and the ~6 MB resident it loads, only in gateways configured with Redis.
+    from gemgate.proxy.key_change_notices import REDIS_ERRORS, KeyChangeNotices  # deferred: redis
+    from gemgate.proxy.redis_counters import RedisCounters  # deferred: redis
+
+    return GatewayStore(
+        engine, cache, RedisCounters.from_url(url), writer, SpendLogs(engine),
+        notices=KeyChangeNotices.from_url(url, CHANGES_CHANNEL),
+        outage_errors=(SQLAlchemyError, OSError, *REDIS_ERRORS),
+    )  # fmt: skip
 
 
 def _start_background(store: GatewayStore) -> list[asyncio.Task[None]]:
-    interval = POLL_SECONDS if store.redis_client is None else POLL_SECONDS_WITH_REDIS
+    interval = POLL_SECONDS if store.notices is None else POLL_SECONDS_WITH_REDIS
+    errors = store.outage_errors
 
     async def reset_budgets() -> None:
         await store.reset_budgets(datetime.now(UTC))
 
     tasks = [
         asyncio.create_task(
-            run_every(interval, store.keys.refresh, FailureStreak("key refresh", logger)),
+            run_every(interval, store.keys.refresh, FailureStreak("key refresh", logger), errors),
             name="key refresh",
         ),
         asyncio.create_task(
-            run_every(BUDGET_RESET_SECONDS, reset_budgets, FailureStreak("budget reset", logger)),
+            run_every(
+                BUDGET_RESET_SECONDS, reset_budgets, FailureStreak("budget reset", logger), errors
+            ),
             name="budget reset",
         ),
     ]
-    if store.redis_client is not None:
-        follow = _follow_changes(store.redis_client, store.keys)
+    if store.notices is not None:
+        follow = store.notices.follow(store.keys, RESUBSCRIBE_SECONDS)
         tasks.append(asyncio.create_task(follow, name="key change notices"))
     return tasks
 
@@ -160,55 +165,18 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
 
 
 async def run_every(
-    seconds: float, work: Callable[[], Awaitable[object]], failures: FailureStreak
+    seconds: float,
+    work: Callable[[], Awaitable[object]],
+    failures: FailureStreak,
+    errors: tuple[type[Exception], ...] = (SQLAlchemyError, OSError),
 ) -> None:
-    """Run ``work`` every ``seconds``; a failure (database down) is logged and tried again."""
+    """Run ``work`` every ``seconds``; a failure (``errors``: a server down) is logged and tried
+    again."""
     while True:
         await asyncio.sleep(seconds)
         try:
             await work()
-        except (SQLAlchemyError, OSError, RedisError) as error:
+        except errors as error:
             failures.failed(error)
         else:
             failures.succeeded()
-
-
-async def _follow_changes(client: redis.Redis, cache: KeyCache) -> None:
-    """Refresh the key cache whenever another instance announces a change.
-
-    Notices sent while not listening are lost, so the cache is refreshed on each subscribe and,
-    while Redis is down, after each attempt to subscribe again: keys stay as fresh as without
-    Redis. The outage is logged as a streak (one warning, reminders, a note once listening again).
-    """
-    streak = FailureStreak(
-        "key change listener", logger,
-        meanwhile=f"keys are polled every {RESUBSCRIBE_SECONDS:.0f} s until Redis is back",
-    )  # fmt: skip
-    while True:
-        try:
-            await _listen(client, cache, streak)
-        except (RedisError, OSError) as error:
-            streak.failed(error)
-        await asyncio.sleep(RESUBSCRIBE_SECONDS)
-        await _listener_refresh(cache)
-
-
-async def _listen(client: redis.Redis, cache: KeyCache, streak: FailureStreak) -> None:
-    async with client.pubsub() as pubsub:
-        await pubsub.subscribe(CHANGES_CHANNEL)
-        streak.succeeded()
-        # What changed before this subscribe was announced to no one here.
-        await _listener_refresh(cache)
-        async for message in pubsub.listen():
-            if message.get("type") == "message":
-                await _listener_refresh(cache)
-
-
-async def _listener_refresh(cache: KeyCache) -> None:
-    """The listener's refresh: on a notice, on subscribing, and each second while Redis is down."""
-    try:
-        await cache.refresh()
-    except (SQLAlchemyError, OSError) as error:
-        # The database, not Redis, failed: keep listening; the key refresh's own streak reports
-        # the outage and its next poll applies the change.
-        logger.debug("refresh by the key change listener failed (%s)", type(error).__name__)

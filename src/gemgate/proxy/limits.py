@@ -15,6 +15,8 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Literal, Protocol
 
 WINDOW_SECONDS = 60
+# Every key gemgate keeps in Redis (counters, the key-change channel) starts with this.
+REDIS_PREFIX = "gemgate:"
 NANOS_PER_DOLLAR = Decimal(1_000_000_000)
 
 Reason = Literal["rpm", "tpm", "budget"]

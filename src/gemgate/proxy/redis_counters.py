@@ -21,6 +21,7 @@ from redis.exceptions import NoScriptError
 
 from gemgate.proxy.limits import (
     NANOS_PER_DOLLAR,
+    REDIS_PREFIX,
     WINDOW_SECONDS,
     Limit,
     Reason,
@@ -30,7 +31,6 @@ from gemgate.proxy.limits import (
     window_of,
 )
 
-PREFIX = "gemgate:"
 # A window's counters outlive it by a minute, so clocks a little apart still read the same one.
 _WINDOW_TTL = 2 * WINDOW_SECONDS
 _NO_LIMIT = -1
@@ -146,11 +146,11 @@ def _raise_errors(replies: Sequence[Any]) -> None:
 
 
 def window_key(kind: str, scope: str, index: int) -> str:
-    return f"{PREFIX}{kind}:{scope}:{index}"
+    return f"{REDIS_PREFIX}{kind}:{scope}:{index}"
 
 
 def spend_key(scope: str) -> str:
-    return f"{PREFIX}spend:{scope}"
+    return f"{REDIS_PREFIX}spend:{scope}"
 
 
 def _limit_args(limit: Limit) -> list[int]:

@@ -46,8 +46,9 @@ class Journal:
         self._max_buffered = max_buffered
         self._sequence = 0
         self._active: _Segment | None = None
+        self._loop = asyncio.get_running_loop()
         self._pending: list[bytes] = []
-        self._pending_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters: list[asyncio.Future[None]] = []  # one per pending line, same order
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._file_lock = asyncio.Lock()
@@ -108,16 +109,22 @@ class Journal:
         if self._closing:
             raise RuntimeError("the spend journal is closed")
         if len(self._pending) < self._max_buffered:
-            done = self._queue(line)
-        else:  # a task: it queues the line once there is room, whether the caller waits or not
-            done = asyncio.ensure_future(self._queue_when_room(line))
-        # Shielded: cancelling one caller must not cancel the group's shared future.
-        await asyncio.shield(done)
+            # The line is queued before the first await: a caller cancelled from here on only
+            # cancels its own waiter, and the commit loop writes the line all the same.
+            await self._queue(line)
+            return
+        # A task queues the line once there is room, whether the caller still waits or not.
+        await asyncio.shield(asyncio.ensure_future(self._queue_when_room(line)))
 
     def _queue(self, line: bytes) -> asyncio.Future[None]:
+        # A future per line rather than one per group: awaiting a shared future would need a
+        # shield per caller (two more futures and callbacks), or one cancelled caller would
+        # cancel the whole group's.
+        waiter = self._loop.create_future()
         self._pending.append(line)
+        self._waiters.append(waiter)
         self._wake.set()
-        return self._pending_done
+        return waiter
 
     async def _queue_when_room(self, line: bytes) -> None:
         while len(self._pending) >= self._max_buffered:
@@ -151,9 +158,8 @@ class Journal:
                 if self._closing:
                     return
                 continue
-            lines, done = self._pending, self._pending_done
-            self._pending = []
-            self._pending_done = asyncio.get_running_loop().create_future()
+            lines, waiters = self._pending, self._waiters
+            self._pending, self._waiters = [], []
             self._room.set()
             # Lines appended while this group is written form the next group: one fsync each.
             try:
@@ -163,10 +169,14 @@ class Journal:
                 logger.error(
                     "spend journal write failed (%s): %d row(s) refused", error, len(lines)
                 )
-                done.set_exception(error)
+                for waiter in waiters:
+                    if not waiter.done():  # a cancelled caller's is done already
+                        waiter.set_exception(error)
             else:
                 self._commits += 1
-                done.set_result(None)
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
             self._wake.set()  # drain what arrived meanwhile (or finish closing)
 
     def _write(self, lines: list[bytes]) -> None:

@@ -126,7 +126,9 @@ def _in_column_order(row: SpendRow, cost: Any, start: Any, end: Any) -> tuple[An
 
 
 def _sqlite_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if moment.tzinfo is not UTC:  # rows the gateway makes (and their journal lines) are in UTC
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 @cache
