@@ -66,6 +66,18 @@ def test_importing_the_package_loads_no_http_stack() -> None:
     assert result.stdout.strip() == "[]", result.stderr
 
 
+def test_the_gateway_loads_no_library_its_config_does_not_use() -> None:
+    # A gateway with no Redis, no emulator and no service account pays for none of them (~18 MB).
+    probe = (
+        "import sys, gemgate.cli, gemgate.proxy.app; "
+        "print(sorted({'redis', 'uvicorn', 'google.auth', 'cryptography'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("name", ["completion", "acompletion", "embedding", "google_genai"])
 def test_public_names_load_on_first_use(name: str) -> None:
     assert getattr(gemgate, name) is getattr(gemgate, name)

@@ -10,16 +10,10 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import orjson
-from google.auth import exceptions as auth_exceptions
-from google.auth import transport
-from google.oauth2 import service_account
 
 from gemgate import errors
-from gemgate.translate.error_bodies import redact
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +48,10 @@ class AccessTokens:
     expired (a few minutes early), then refreshed once however many callers are waiting."""
 
     def __init__(self, info: Mapping[str, Any], *, timeout: float = TOKEN_TIMEOUT_SECONDS) -> None:
-        self._credentials = _credentials_from(info)
+        # google-auth and cryptography (~9.5 MB resident) load only where a service account is used.
+        from gemgate.providers import google_auth_tokens  # deferred: see above
+
+        self._credentials = google_auth_tokens.credentials_from(info, SCOPES)
         self._token_uri = str(info["token_uri"])
         self._client_email = str(info["client_email"])
         self._project_id = _optional_str(info.get("project_id"))
@@ -95,83 +92,12 @@ class AccessTokens:
         return str(credentials.token) if credentials.valid else None
 
     def _refresh(self) -> None:
-        # refresh() only asks token_uri for a token; before_request() would also start
-        # google-auth's regional-access-boundary lookup, which calls Google's IAM host.
+        from gemgate.providers import google_auth_tokens  # deferred: loaded with the credentials
+
         logger.info("fetching an access token for %s", self._client_email)
-        try:
-            self._credentials.refresh(_TokenRequest(self._timeout))
-        except auth_exceptions.RefreshError as error:
-            reason = redact(str(error.args[0])) if error.args else type(error).__name__
-            raise errors.AuthenticationError(
-                f"{self._token_uri} refused a token for {self._client_email}: {reason}",
-                provider="vertex_ai",
-            ) from error
-        except auth_exceptions.TransportError as error:
-            raise errors.APIConnectionError(
-                f"could not reach the token endpoint {_host_of(self._token_uri)}: {error}",
-                provider="vertex_ai",
-            ) from error
-
-
-class _TokenResponse(transport.Response):
-    """An httpx response in the shape google-auth reads."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def status(self) -> int:
-        return self._response.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._response.headers
-
-    @property
-    def data(self) -> bytes:
-        return self._response.content
-
-
-class _TokenRequest(transport.Request):
-    """google-auth's HTTP hook on httpx, so no second HTTP library is needed for tokens."""
-
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-
-    def __call__(
-        self,
-        url: str,
-        method: str = "GET",
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> _TokenResponse:
-        # Tokens are fetched about once an hour per credential; a short-lived client is enough.
-        with httpx.Client(timeout=timeout or self._timeout) as client:
-            try:
-                response = client.request(method, url, content=body, headers=headers)
-            except httpx.HTTPError as error:
-                raise auth_exceptions.TransportError(  # type: ignore[no-untyped-call]
-                    f"{type(error).__name__} talking to {_host_of(url)}"
-                ) from error
-        return _TokenResponse(response)
-
-
-def _credentials_from(info: Mapping[str, Any]) -> Any:
-    try:
-        return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-            dict(info),
-            scopes=list(SCOPES),
-            quota_project_id=_optional_str(info.get("quota_project_id")),
+        google_auth_tokens.refresh(
+            self._credentials, self._token_uri, self._client_email, self._timeout
         )
-    except ValueError as error:
-        # The message names missing fields or a bad key format, never the key itself.
-        raise errors.AuthenticationError(
-            f"the service-account key of {info.get('client_email')!r} is not usable: "
-            f"{type(error).__name__}",
-            provider="vertex_ai",
-        ) from error
 
 
 def _read_file(path: Path) -> bytes:
@@ -211,7 +137,3 @@ def _check_key_file(info: Any) -> None:
 
 def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _host_of(url: str) -> str:
-    return urlsplit(url).netloc or url
