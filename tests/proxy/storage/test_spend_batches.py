@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemgate.proxy.storage.key_store import KeySettings, KeyStore
 from gemgate.proxy.storage.spend_batches import insert_spend_rows
-from gemgate.proxy.storage.spend_logs import SpendLogs
+from gemgate.proxy.storage.spend_logs import SpendFilter, SpendLogs
 from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.proxy.storage.tables import spend_log_tags, spend_logs
 from gemgate.proxy.storage.team_store import TeamSettings, TeamStore
@@ -69,6 +69,19 @@ async def test_replaying_a_batch_stores_and_counts_nothing_twice(engine: AsyncEn
     assert await totals(engine) == before
     assert await store(engine, ROWS) == 2  # only the two new ones count
     assert (await totals(engine))[0] == Decimal("0.75")
+
+
+@pytest.mark.parametrize("size", [1, 63, 64, 65, 300])
+async def test_a_batch_of_any_size_is_stored_whole(engine: AsyncEngine, size: int) -> None:
+    # SQLite stores a batch in statements of 64, 32, … rows, ids checked 256, 128, … at a time.
+    rows = [make_spend_row(number, tags=(f"t{number % 3}", "all")) for number in range(size)]
+    assert await store(engine, rows[: size // 3]) == size // 3
+    assert await store(engine, rows) == size - size // 3
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(spend_logs)) == size
+        assert await connection.scalar(select(func.count()).select_from(spend_log_tags)) == 2 * size
+    page = await SpendLogs(engine).logs(SpendFilter(), limit=size)
+    assert sorted(page.rows, key=lambda row: row.request_id) == rows  # every column in its place
 
 
 @pytest.mark.usefixtures("owners")

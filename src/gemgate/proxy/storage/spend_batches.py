@@ -9,11 +9,11 @@ parameters in SQLAlchemy cost the flusher about three times the CPU (docs/decisi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache, lru_cache
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Executable
@@ -27,8 +27,9 @@ from gemgate.proxy.storage.spend_rows import SpendRow
 from gemgate.proxy.storage.tables import spend_logs, tag_spend
 from gemgate.proxy.storage.team_store import add_team_spend
 
-_CHUNK = 500  # ids per `IN (...)`: far below SQLite's parameter limit
-STEP_ROWS = 100  # rows per executemany on SQLite: the loop runs between steps
+_CHUNK = 256  # most ids per `IN (...)` (a power of two: see _steps)
+_Item = TypeVar("_Item")
+STEP_ROWS = 64  # most rows per INSERT on SQLite (a power of two: see _steps)
 
 
 async def insert_spend_rows(connection: AsyncConnection, rows: Sequence[SpendRow]) -> int:
@@ -58,8 +59,7 @@ async def _insert_new_sqlite(connection: AsyncConnection, rows: list[SpendRow]) 
     # writer can store one of these ids between the check and the insert.
     ids = [row.request_id for row in rows]
     present: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for chunk in _steps(ids, _CHUNK):
         found = await connection.exec_driver_sql(
             f"SELECT request_id FROM spend_logs WHERE request_id IN ({', '.join('?' * len(chunk))})",  # noqa: S608  placeholders only
             tuple(chunk),
@@ -68,19 +68,30 @@ async def _insert_new_sqlite(connection: AsyncConnection, rows: list[SpendRow]) 
     new = [row for row in rows if row.request_id not in present]
     if not new:
         return set()
-    for start in range(0, len(new), STEP_ROWS):  # each step gives the event loop a turn
-        step = new[start : start + STEP_ROWS]
-        # One statement of many rows, not an executemany: the driver lets go of the GIL around
-        # every statement it steps, and with the event loop's thread busy, taking it back cost
-        # ~5 ms and ~120 µs of CPU per row (docs/decisions.md).
+    # One statement of many rows, not an executemany: the driver lets go of the GIL around every
+    # statement it steps, and with the event loop's thread busy, taking it back cost ~5 ms and
+    # ~120 µs of CPU per row (docs/decisions.md). Each statement gives the event loop a turn.
+    for step in _steps(new, STEP_ROWS):
         values = tuple(value for row in step for value in _sqlite_values(row))
         await connection.exec_driver_sql(_sqlite_log_insert(len(step)), values)
     tagged = [(tag, row.request_id) for row in new for tag in dict.fromkeys(row.tags)]
-    for start in range(0, len(tagged), STEP_ROWS):
-        pairs = tagged[start : start + STEP_ROWS]
+    for pairs in _steps(tagged, STEP_ROWS):
         values = tuple(value for pair in pairs for value in pair)
         await connection.exec_driver_sql(_sqlite_tag_insert(len(pairs)), values)
     return {row.request_id for row in new}
+
+
+def _steps(items: list[_Item], largest: int) -> Iterator[list[_Item]]:
+    """``items`` in runs whose sizes are powers of two up to ``largest``.
+
+    SQLite keeps every statement it prepared, per connection (an INSERT of 100 rows is ~100 kB):
+    with any size allowed, batches of varying size filled that cache to ~10 MB per connection.
+    Powers of two keep it to a handful of statements."""
+    start = 0
+    while start < len(items):
+        size = min(largest, 1 << ((len(items) - start).bit_length() - 1))
+        yield items[start : start + size]
+        start += size
 
 
 async def _insert_new_postgresql(connection: AsyncConnection, rows: list[SpendRow]) -> set[str]:
@@ -109,14 +120,14 @@ _LOG_COLUMNS = (
 _SQLITE_ROW = f"({', '.join('?' * len(_LOG_COLUMNS))})"
 
 
-@lru_cache(maxsize=16)  # full steps and a few remainders
+@cache  # seven sizes (_steps)
 def _sqlite_log_insert(rows: int) -> str:
-    """INSERT of ``rows`` spend_logs rows in one statement (20 parameters each: 100 rows stay far
+    """INSERT of ``rows`` spend_logs rows in one statement (20 parameters each: 64 rows stay far
     below SQLite's limit of 32 766)."""
     return f"INSERT INTO spend_logs ({', '.join(_LOG_COLUMNS)}) VALUES {', '.join([_SQLITE_ROW] * rows)}"  # noqa: S608  placeholders only
 
 
-@lru_cache(maxsize=16)
+@cache
 def _sqlite_tag_insert(pairs: int) -> str:
     """INSERT of ``pairs`` spend_log_tags rows in one statement."""
     return f"INSERT INTO spend_log_tags (tag, request_id) VALUES {', '.join(['(?, ?)'] * pairs)}"
