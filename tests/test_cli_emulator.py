@@ -17,6 +17,7 @@ import pytest
 
 from gemgate.cli_emulator import embedded_emulator_app
 from gemgate.emulator import EmulatorSettings
+from tests.module_probes import loaded_after
 from tests.servers import free_port
 
 REAL_KEY = "real-upstream-key-5d21aa"
@@ -105,12 +106,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_importing_the_command_line_loads_no_emulator() -> None:
-    probe = f"import sys, gemgate.cli; print(sorted(set({EMULATOR_MODULES!r}) & set(sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
-    )
-
-    assert result.stdout.strip() == "[]", result.stderr
+    assert loaded_after("gemgate.cli", EMULATOR_MODULES) == []
 
 
 @pytest.mark.parametrize("config", [OWN_UPSTREAM, UPSTREAM_KEY], ids=["own-upstream", "api-key"])

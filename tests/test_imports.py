@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import gemgate
+from tests.module_probes import loaded_after
 
 ROOT = Path(__file__).resolve().parents[1]
 # `__main__` runs the command line when imported, by design; everything else must import quietly.
@@ -57,25 +58,13 @@ def _is_optional_import(path: Path, number: int) -> bool:
 
 
 def test_importing_the_package_loads_no_http_stack() -> None:
-    probe = (
-        "import sys, gemgate; print(sorted({'aiohttp', 'httpx', 'google.auth'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]", result.stderr
+    assert loaded_after("gemgate", {"aiohttp", "httpx", "google.auth"}) == []
 
 
 def test_the_gateway_loads_no_library_its_config_does_not_use() -> None:
     # A gateway with no Redis, no emulator and no service account pays for none of them (~18 MB).
-    probe = (
-        "import sys, gemgate.cli, gemgate.proxy.app; "
-        "print(sorted({'redis', 'uvicorn', 'google.auth', 'cryptography'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    libraries = {"redis", "uvicorn", "google.auth", "cryptography"}
+    assert loaded_after("gemgate.cli, gemgate.proxy.app", libraries) == []
 
 
 @pytest.mark.parametrize("name", ["completion", "acompletion", "embedding", "google_genai"])

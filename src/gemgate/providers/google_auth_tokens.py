@@ -17,13 +17,13 @@ from gemgate import errors
 from gemgate.translate.error_bodies import redact
 
 
-def credentials_from(info: Mapping[str, Any], scopes: Sequence[str]) -> Any:
+def credentials_from(
+    info: Mapping[str, Any], scopes: Sequence[str], quota_project_id: str | None
+) -> Any:
     """google-auth's credentials of a checked service-account key file."""
     try:
         return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-            dict(info),
-            scopes=list(scopes),
-            quota_project_id=_optional_str(info.get("quota_project_id")),
+            dict(info), scopes=list(scopes), quota_project_id=quota_project_id
         )
     except ValueError as error:
         # The message names missing fields or a bad key format, never the key itself.
@@ -100,7 +100,3 @@ class _TokenRequest(transport.Request):
 
 def _host_of(url: str) -> str:
     return urlsplit(url).netloc or url
-
-
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

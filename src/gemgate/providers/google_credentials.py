@@ -51,7 +51,8 @@ class AccessTokens:
         # google-auth and cryptography (~9.5 MB resident) load only where a service account is used.
         from gemgate.providers import google_auth_tokens  # deferred: see above
 
-        self._credentials = google_auth_tokens.credentials_from(info, SCOPES)
+        quota_project = _optional_str(info.get("quota_project_id"))
+        self._credentials = google_auth_tokens.credentials_from(info, SCOPES, quota_project)
         self._token_uri = str(info["token_uri"])
         self._client_email = str(info["client_email"])
         self._project_id = _optional_str(info.get("project_id"))

@@ -36,6 +36,7 @@ from gemgate.proxy.storage.database import (
 from gemgate.proxy.storage.key_store import KeySettings, KeyStore
 from gemgate.proxy.storage.spend_logs import SpendFilter, SpendLogs
 from gemgate.proxy.storage.tables import VERSION_TABLE, metadata
+from tests.module_probes import loaded_after
 
 HEAD = "0002"
 TABLES = {
@@ -216,14 +217,8 @@ def test_head_revision_is_the_newest_migration() -> None:
 
 
 def test_importing_the_database_and_the_app_loads_no_alembic() -> None:
-    probe = (
-        "import sys, gemgate.proxy.storage.database, gemgate.proxy.app; "
-        "print(sorted({'alembic', 'mako'} & {name.split('.')[0] for name in sys.modules}))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]", result.stderr
+    imports = "gemgate.proxy.storage.database, gemgate.proxy.app"
+    assert loaded_after(imports, {"alembic", "mako"}) == []
 
 
 _OPEN_PROBE = """

@@ -28,8 +28,9 @@ from gemgate.proxy.storage.tables import spend_logs, tag_spend
 from gemgate.proxy.storage.team_store import add_team_spend
 
 _CHUNK = 256  # most ids per `IN (...)` (a power of two: see _steps)
-_Item = TypeVar("_Item")
 STEP_ROWS = 64  # most rows per INSERT on SQLite (a power of two: see _steps)
+
+_Item = TypeVar("_Item")
 
 
 async def insert_spend_rows(connection: AsyncConnection, rows: Sequence[SpendRow]) -> int:
